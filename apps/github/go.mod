@@ -1,0 +1,3 @@
+module github.com/diffgate/diffgate/apps/github
+
+go 1.26.0

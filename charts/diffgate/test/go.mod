@@ -1,0 +1,3 @@
+module github.com/diffgate/diffgate/charts/diffgate/test
+
+go 1.26.0
