@@ -383,3 +383,19 @@ func shortHash(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
+
+// Object names in ObjectStore. Manifests are shared between runs (keyed by
+// content); everything else belongs to one run.
+func ManifestObject(sha256hex string) string { return "manifests/" + sha256hex }
+
+// PlanObject is where impact stores a run's Plan.
+func PlanObject(runID string) string { return "plans/" + runID }
+
+// ResultObject is where a differ stores one model's full datadiff.Result
+// (with samples).
+func ResultObject(runID, modelID string) string {
+	return "results/" + runID + "/" + shortHash(modelID)
+}
+
+// ReportObject is where the reporter stores a run's report.Report.
+func ReportObject(runID string) string { return "reports/" + runID }
