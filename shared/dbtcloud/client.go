@@ -1,0 +1,428 @@
+// Package dbtcloud is a client for the dbt Cloud Admin API v2: accounts,
+// jobs, runs and run artifacts, with bounded retries, both of dbt Cloud's
+// timestamp formats, and errors that say what to fix. It also verifies and
+// decodes dbt Cloud's outbound webhooks.
+package dbtcloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// DefaultURL is the North American multi-tenant access URL.
+const DefaultURL = "https://cloud.getdbt.com"
+
+// Sentinel errors. Every API error is an *APIError that wraps one of them.
+var (
+	// ErrInvalidURL: the configured access URL cannot be used.
+	ErrInvalidURL = errors.New("invalid dbt Cloud URL")
+	// ErrNoToken: no API token was configured.
+	ErrNoToken = errors.New("no dbt Cloud API token")
+	// ErrUnauthorized: dbt Cloud rejected the token (HTTP 401).
+	ErrUnauthorized = errors.New("dbt Cloud rejected the API token")
+	// ErrForbidden: the token is valid but may not see the resource (403).
+	ErrForbidden = errors.New("dbt Cloud token lacks permission")
+	// ErrNotFound: the resource does not exist or the token cannot see it (404).
+	ErrNotFound = errors.New("not found in dbt Cloud")
+	// ErrUnavailable: dbt Cloud kept answering 408, 429 or 5xx until the
+	// retry budget ran out.
+	ErrUnavailable = errors.New("dbt Cloud is unavailable")
+	// ErrBadResponse: dbt Cloud answered something that is not its API.
+	ErrBadResponse = errors.New("unexpected response from dbt Cloud")
+	// ErrArtifactTooLarge: an artifact is over the caller's size limit.
+	ErrArtifactTooLarge = errors.New("dbt Cloud artifact is over the size limit")
+)
+
+// RetryPolicy bounds the retries of requests that dbt Cloud answered with
+// 408, 429 or 5xx, or that failed on the network.
+type RetryPolicy struct {
+	// MaxAttempts is the number of tries, the first included (default 5).
+	MaxAttempts int
+	// MaxWait bounds the total time spent waiting between tries (default
+	// 2 minutes). A Retry-After beyond what is left ends the retries.
+	MaxWait time.Duration
+	// BaseDelay is the first backoff (default 1 s); it doubles each try.
+	BaseDelay time.Duration
+	// MaxDelay caps one backoff (default 30 s); Retry-After is not capped
+	// by it, only by MaxWait.
+	MaxDelay time.Duration
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 5
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = 2 * time.Minute
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = time.Second
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 30 * time.Second
+	}
+	return p
+}
+
+// Client calls one dbt Cloud access URL with one token. It is safe for
+// concurrent use.
+type Client struct {
+	access string // scheme://host[/prefix], no trailing slash
+	api    string // access + "/api"
+	token  string
+	http   *http.Client
+	retry  RetryPolicy
+	sleep  func(context.Context, time.Duration) error
+	now    func() time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (default: one with a 60 s timeout
+// for API calls; artifact downloads are bounded by the context instead).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithRetry sets the retry policy; zero fields keep their defaults.
+func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p.withDefaults() } }
+
+// WithSleep replaces the wait between retries, so tests need not wait.
+func WithSleep(sleep func(context.Context, time.Duration) error) Option {
+	return func(c *Client) { c.sleep = sleep }
+}
+
+// WithClock sets the clock used to read Retry-After dates.
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+
+// New returns a client for the access URL (any form: cloud.getdbt.com,
+// emea.dbt.com, au.dbt.com, ACCOUNT.us1.dbt.com, a single-tenant host; with
+// or without scheme, trailing slash or /api) and the service token.
+func New(accessURL, token string, opts ...Option) (*Client, error) {
+	access, err := NormalizeURL(accessURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(token) == "" {
+		return nil, fmt.Errorf("%w: set dbt_cloud.token to a service token", ErrNoToken)
+	}
+	c := &Client{
+		access: access,
+		api:    access + "/api",
+		token:  strings.TrimSpace(token),
+		http:   &http.Client{},
+		retry:  RetryPolicy{}.withDefaults(),
+		sleep:  sleepCtx,
+		now:    time.Now,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// AccessURL is the normalised access URL, e.g. https://cloud.getdbt.com.
+func (c *Client) AccessURL() string { return c.access }
+
+// NormalizeURL turns any accepted form of a dbt Cloud access URL into
+// scheme://host[:port][/prefix], without /api and trailing slashes. A bare
+// host gets https.
+func NormalizeURL(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return DefaultURL, nil
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%w %q: %v: use the access URL, e.g. https://cloud.getdbt.com", ErrInvalidURL, redactURL(raw), errors.Unwrap(err))
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "", fmt.Errorf("%w %q: scheme must be https", ErrInvalidURL, redactURL(raw))
+	case u.Host == "" || u.Hostname() == "":
+		return "", fmt.Errorf("%w %q: no host: use the access URL, e.g. https://cloud.getdbt.com or https://ACCOUNT.us1.dbt.com", ErrInvalidURL, redactURL(raw))
+	case u.User != nil:
+		return "", fmt.Errorf("%w: it carries credentials: put the token in dbt_cloud.token, not in the URL", ErrInvalidURL)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("%w %q: remove the query and fragment: use the access URL only, e.g. https://%s", ErrInvalidURL, redactURL(raw), u.Host)
+	}
+	p := strings.TrimRight(u.EscapedPath(), "/")
+	for _, suffix := range []string{"/api/v2", "/api/v3", "/api"} {
+		if strings.HasSuffix(p, suffix) {
+			p = strings.TrimSuffix(p, suffix)
+			break
+		}
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host) + strings.TrimRight(p, "/"), nil
+}
+
+// redactURL keeps a URL printable without any user:password part.
+func redactURL(raw string) string {
+	if i := strings.Index(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + "…" + raw[i:]
+		}
+		return "…" + raw[i:]
+	}
+	return raw
+}
+
+// APIError is a failed dbt Cloud call: what was asked, what dbt Cloud
+// answered and what to do about it. It never contains the token.
+type APIError struct {
+	Method     string
+	Path       string // API path, without query
+	StatusCode int    // 0 for network errors
+	Attempts   int
+	// Message is dbt Cloud's user_message (or developer_message) when it
+	// sent one.
+	Message string
+	// Hint is what a person should do.
+	Hint string
+	// What names the resource ("job 22 in account 1").
+	What    string
+	err     error
+	missing bool // a 404 that means "does not exist" rather than "cannot see"
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("dbt Cloud: ")
+	switch {
+	case errors.Is(e.err, ErrUnauthorized):
+		b.WriteString("the API token is invalid or expired")
+	case errors.Is(e.err, ErrForbidden) || errors.Is(e.err, ErrNotFound) && !e.missing:
+		b.WriteString("the token cannot see " + e.What)
+	case errors.Is(e.err, ErrNotFound):
+		b.WriteString(e.What + " was not found")
+	case errors.Is(e.err, ErrUnavailable):
+		fmt.Fprintf(&b, "%s failed after %d attempts", e.What, e.Attempts)
+	default:
+		b.WriteString(e.What + ": " + e.err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString(": " + e.Hint)
+	}
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " (HTTP %d", e.StatusCode)
+		if e.Message != "" {
+			b.WriteString(": " + e.Message)
+		}
+		b.WriteString(")")
+	} else if e.Message != "" {
+		b.WriteString(" (" + e.Message + ")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel error.
+func (e *APIError) Unwrap() error { return e.err }
+
+// resource describes what a request is about, for errors.
+type resource struct {
+	what      string // "job 22 in account 1"
+	forbidden string // hint for 403 / 404 when the token lacks access
+	notFound  string // hint for a 404 that means "does not exist"
+}
+
+// request performs a GET with retries and returns the response with a
+// 2xx status; the caller closes the body.
+func (c *Client) request(ctx context.Context, path string, q url.Values, accept string, res resource) (*http.Response, error) {
+	log := zerolog.Ctx(ctx)
+	u := c.api + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, c.fail(res, path, 0, attempt, "", fmt.Errorf("%w: %v", ErrBadResponse, err))
+		}
+		req.Header.Set("Authorization", "Token "+c.token)
+		req.Header.Set("Accept", accept)
+		req.Header.Set("User-Agent", "diffgate")
+		resp, err := c.http.Do(req)
+		var status int
+		var retryAfter string
+		var msg string
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			msg = c.redact(networkError(err))
+		} else {
+			status = resp.StatusCode
+			if status >= 200 && status < 300 {
+				return resp, nil
+			}
+			retryAfter = resp.Header.Get("Retry-After")
+			msg = c.redact(readMessage(resp.Body))
+			resp.Body.Close()
+			if !retriable(status) {
+				return nil, c.statusError(res, path, status, attempt, msg)
+			}
+		}
+		if attempt >= c.retry.MaxAttempts {
+			return nil, c.fail(res, path, status, attempt, msg, ErrUnavailable)
+		}
+		wait := c.backoff(attempt, retryAfter)
+		if waited+wait > c.retry.MaxWait {
+			e := c.fail(res, path, status, attempt, msg, ErrUnavailable)
+			e.Hint = fmt.Sprintf("the next retry (in %s) would exceed the %s retry budget", wait.Round(time.Millisecond), c.retry.MaxWait)
+			return nil, e
+		}
+		log.Warn().Str("path", path).Int("status", status).Int("attempt", attempt).
+			Dur("wait", wait).Str("error", msg).Msg("dbt Cloud request failed, retrying")
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+		waited += wait
+	}
+}
+
+func retriable(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+// backoff is the wait before the next try: Retry-After when dbt Cloud sent
+// one, else exponential with jitter.
+func (c *Client) backoff(attempt int, retryAfter string) time.Duration {
+	if d, ok := parseRetryAfter(retryAfter, c.now()); ok {
+		return d
+	}
+	d := c.retry.BaseDelay << (attempt - 1)
+	if d <= 0 || d > c.retry.MaxDelay {
+		d = c.retry.MaxDelay
+	}
+	// Up to 20% jitter so that many workers do not retry in lockstep.
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+func (c *Client) statusError(res resource, path string, status, attempts int, msg string) *APIError {
+	switch status {
+	case http.StatusUnauthorized:
+		e := c.fail(res, path, status, attempts, msg, ErrUnauthorized)
+		e.Hint = "create a new service token in dbt Cloud (Account settings → Service tokens) and set dbt_cloud.token"
+		return e
+	case http.StatusForbidden:
+		e := c.fail(res, path, status, attempts, msg, ErrForbidden)
+		e.Hint = res.forbidden
+		return e
+	case http.StatusNotFound:
+		e := c.fail(res, path, status, attempts, msg, ErrNotFound)
+		e.Hint = res.forbidden
+		if res.notFound != "" {
+			e.Hint, e.missing = res.notFound, true
+		}
+		return e
+	}
+	return c.fail(res, path, status, attempts, msg, fmt.Errorf("%w: HTTP %d", ErrBadResponse, status))
+}
+
+func (c *Client) fail(res resource, path string, status, attempts int, msg string, err error) *APIError {
+	return &APIError{Method: http.MethodGet, Path: path, StatusCode: status, Attempts: attempts,
+		Message: msg, What: res.what, err: err}
+}
+
+// redact removes the token from text that came from elsewhere (a response
+// body, a transport error), in case it was echoed.
+func (c *Client) redact(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token, "[redacted]")
+}
+
+func networkError(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error() // the URL carries no secret, but it is noise
+	}
+	return err.Error()
+}
+
+// readMessage extracts dbt Cloud's status message from an error body.
+func readMessage(body io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
+	var env envelope[json.RawMessage]
+	if json.Unmarshal(b, &env) == nil {
+		if m := env.Status.UserMessage; m != "" {
+			if d := env.Status.DeveloperMessage; d != "" && d != m {
+				return m + " " + d
+			}
+			return m
+		}
+		if env.Status.DeveloperMessage != "" {
+			return env.Status.DeveloperMessage
+		}
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 || strings.HasPrefix(s, "<") {
+		return "" // an HTML error page says nothing useful
+	}
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// getJSON performs a GET and decodes the envelope's data into out.
+func getJSON[T any](ctx context.Context, c *Client, path string, q url.Values, res resource) (*envelope[T], error) {
+	resp, err := c.request(ctx, path, q, "application/json", res)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var env envelope[T]
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return nil, c.fail(res, path, resp.StatusCode, 1, "",
+			fmt.Errorf("%w: decode %s: %v (is %s a dbt Cloud access URL?)", ErrBadResponse, path, err, c.access))
+	}
+	return &env, nil
+}
