@@ -1,0 +1,115 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/observe"
+)
+
+// ErrNoMsgID is returned by Publish for a message without a message id:
+// without one a redelivered webhook or a replayed stage would publish
+// twice.
+var ErrNoMsgID = errors.New("bus: message has no message id")
+
+// PubResult is what the server acknowledged.
+type PubResult struct {
+	Stream string // server name of the stream that stored the message
+	Seq    uint64
+	// Duplicate is true when a message with the same Nats-Msg-Id was
+	// already stored within the stream's duplicate window; nothing new
+	// was stored.
+	Duplicate bool
+}
+
+// PubOption changes one publish.
+type PubOption func(*nats.Msg)
+
+// WithHeader sets a header on the published message (after the standard
+// ones, so it can override them).
+func WithHeader(k, v string) PubOption {
+	return func(m *nats.Msg) { m.Header.Set(k, v) }
+}
+
+// Publish stores m in its stream and waits for the server's
+// acknowledgement. The message is JSON; Nats-Msg-Id is m.MsgID(); the
+// Diffgate-* headers carry the run (when m has one) and the delivery id
+// (from ctx, see observe.WithDeliveryID, else from m) so that the logs of
+// every stage join.
+func (b *Bus) Publish(ctx context.Context, m events.Message, opts ...PubOption) (PubResult, error) {
+	subject, id := m.Subject(), m.MsgID()
+	if id == "" {
+		return PubResult{}, fmt.Errorf("%w: %T on %s", ErrNoMsgID, m, subject)
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return PubResult{}, fmt.Errorf("bus: encode %T: %w", m, err)
+	}
+	msg := nats.NewMsg(b.Subject(subject))
+	msg.Data = data
+	msg.Header.Set(events.HeaderMsgID, id)
+	msg.Header.Set(events.HeaderVersion, strconv.Itoa(events.Version))
+	run, delivery := correlation(m)
+	if run != nil {
+		msg.Header.Set(events.HeaderRunID, run.ID())
+		msg.Header.Set(events.HeaderRepo, run.Repository)
+		msg.Header.Set(events.HeaderPR, strconv.Itoa(run.PR))
+	}
+	if d := observe.DeliveryID(ctx); d != "" {
+		delivery = d
+	}
+	if delivery != "" {
+		msg.Header.Set(events.HeaderDeliveryID, delivery)
+	}
+	for _, o := range opts {
+		o(msg)
+	}
+
+	ack, err := b.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return PubResult{}, fmt.Errorf("bus: publish %s (msg id %s): %w", subject, id, err)
+	}
+	if ack.Duplicate {
+		zerolog.Ctx(ctx).Debug().Str(observe.FieldSubject, subject).Str("msg_id", id).
+			Uint64(observe.FieldStreamSeq, ack.Sequence).Msg("bus: duplicate publish ignored by the server")
+	}
+	return PubResult{Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+var (
+	runType = reflect.TypeFor[events.Run]()
+)
+
+// correlation finds the Run field and the DeliveryID field of a message
+// struct, if it has them. Every pipeline message carries its run in a
+// field named Run; reflection keeps this in step with new message types.
+func correlation(m events.Message) (*events.Run, string) {
+	v := reflect.ValueOf(m)
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil, ""
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil, ""
+	}
+	var run *events.Run
+	if f := v.FieldByName("Run"); f.IsValid() && f.Type() == runType {
+		r := f.Interface().(events.Run)
+		run = &r
+	}
+	var delivery string
+	if f := v.FieldByName("DeliveryID"); f.IsValid() && f.Kind() == reflect.String {
+		delivery = f.String()
+	}
+	return run, delivery
+}
