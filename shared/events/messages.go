@@ -343,7 +343,10 @@ type DeadLetter struct {
 	Error       string            `json:"error"`
 	Headers     map[string]string `json:"headers,omitempty"`
 	Data        json.RawMessage   `json:"data"`
-	At          time.Time         `json:"at"`
+	// Raw is the original body when it is not JSON (Data is then null),
+	// kept byte for byte so that nothing is lost.
+	Raw []byte    `json:"raw,omitempty"`
+	At  time.Time `json:"at"`
 }
 
 func (m DeadLetter) Subject() string { return SubjectDeadLetterPrefix + m.Consumer }
