@@ -1,0 +1,307 @@
+package hightouch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// DefaultBaseURL is Hightouch's API.
+const DefaultBaseURL = "https://api.hightouch.com/api/v1"
+
+// pageSize is the page size of list calls (Hightouch's default and max).
+const pageSize = 100
+
+// Sentinel errors; API errors are *APIError wrapping one of them.
+var (
+	ErrNoToken      = errors.New("no Hightouch API key")
+	ErrUnauthorized = errors.New("the Hightouch API key was rejected")
+	ErrForbidden    = errors.New("the Hightouch API key lacks permission")
+	ErrNotFound     = errors.New("not found in Hightouch")
+	ErrUnavailable  = errors.New("the Hightouch API is unavailable")
+	ErrBadResponse  = errors.New("unexpected response from Hightouch")
+)
+
+// RetryPolicy bounds retries of 408, 429 and 5xx answers.
+type RetryPolicy struct {
+	MaxAttempts int           // default 5
+	MaxWait     time.Duration // total wait, default 1 minute
+	BaseDelay   time.Duration // default 1 s, doubling
+	MaxDelay    time.Duration // cap per backoff, default 20 s
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 5
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = time.Minute
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = time.Second
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 20 * time.Second
+	}
+	return p
+}
+
+// Client calls the Hightouch API of one workspace (the API key's).
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+	retry RetryPolicy
+	sleep func(context.Context, time.Duration) error
+	now   func() time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithBaseURL points the client elsewhere (a proxy, the stand-in).
+func WithBaseURL(u string) Option {
+	return func(c *Client) { c.base = strings.TrimRight(u, "/") }
+}
+
+// WithHTTPClient sets the HTTP client.
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithRetry sets the retry policy; zero fields keep their defaults.
+func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p.withDefaults() } }
+
+// WithSleep replaces the wait between retries (for tests).
+func WithSleep(f func(context.Context, time.Duration) error) Option {
+	return func(c *Client) { c.sleep = f }
+}
+
+// New returns a client for the workspace API key.
+func New(token string, opts ...Option) (*Client, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, fmt.Errorf("%w: set hightouch.token to a workspace API key", ErrNoToken)
+	}
+	c := &Client{base: DefaultBaseURL, token: token, http: &http.Client{Timeout: time.Minute},
+		retry: RetryPolicy{}.withDefaults(), sleep: sleepCtx, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// APIError is a failed Hightouch call. It never contains the API key.
+type APIError struct {
+	Path       string
+	StatusCode int
+	Attempts   int
+	Message    string // Hightouch's message, if any
+	Hint       string
+	err        error
+}
+
+func (e *APIError) Error() string {
+	s := "hightouch: GET " + e.Path + ": " + e.err.Error()
+	if e.Attempts > 1 {
+		s += fmt.Sprintf(" after %d attempts", e.Attempts)
+	}
+	if e.Hint != "" {
+		s += ": " + e.Hint
+	}
+	if e.StatusCode != 0 {
+		s += fmt.Sprintf(" (HTTP %d", e.StatusCode)
+		if e.Message != "" {
+			s += ": " + e.Message
+		}
+		s += ")"
+	} else if e.Message != "" {
+		s += " (" + e.Message + ")"
+	}
+	return s
+}
+
+// Unwrap returns the sentinel.
+func (e *APIError) Unwrap() error { return e.err }
+
+func (c *Client) redact(s string) string { return strings.ReplaceAll(s, c.token, "[redacted]") }
+
+// get performs a GET with retries and decodes the JSON body into out.
+func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return &APIError{Path: path, Attempts: attempt, err: fmt.Errorf("%w: %v", ErrBadResponse, err)}
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.http.Do(req)
+		var status int
+		var msg, retryAfter string
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			msg = c.redact(err.Error())
+		} else {
+			status = resp.StatusCode
+			if status >= 200 && status < 300 {
+				defer resp.Body.Close()
+				if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+					return &APIError{Path: path, StatusCode: status, Attempts: attempt,
+						err: fmt.Errorf("%w: %v", ErrBadResponse, err)}
+				}
+				return nil
+			}
+			retryAfter = resp.Header.Get("Retry-After")
+			msg = c.redact(readMessage(resp.Body))
+			resp.Body.Close()
+			if !(status == 408 || status == 429 || status >= 500) {
+				return c.statusError(path, status, attempt, msg)
+			}
+		}
+		e := &APIError{Path: path, StatusCode: status, Attempts: attempt, Message: msg, err: ErrUnavailable}
+		if attempt >= c.retry.MaxAttempts {
+			return e
+		}
+		wait := c.backoff(attempt, retryAfter)
+		if waited+wait > c.retry.MaxWait {
+			e.Hint = fmt.Sprintf("the next retry (in %s) would exceed the %s retry budget", wait, c.retry.MaxWait)
+			return e
+		}
+		zerolog.Ctx(ctx).Warn().Str("path", path).Int("status", status).Int("attempt", attempt).
+			Dur("wait", wait).Msg("Hightouch request failed, retrying")
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
+		}
+		waited += wait
+	}
+}
+
+func (c *Client) statusError(path string, status, attempts int, msg string) error {
+	e := &APIError{Path: path, StatusCode: status, Attempts: attempts, Message: msg}
+	switch status {
+	case http.StatusUnauthorized:
+		e.err = ErrUnauthorized
+		e.Hint = "create a workspace API key in Hightouch (Settings → API keys) and set hightouch.token"
+	case http.StatusForbidden:
+		e.err = ErrForbidden
+		e.Hint = "the API key's role must be able to read models and sources"
+	case http.StatusNotFound:
+		e.err = ErrNotFound
+	default:
+		e.err = fmt.Errorf("%w: HTTP %d", ErrBadResponse, status)
+	}
+	return e
+}
+
+func (c *Client) backoff(attempt int, retryAfter string) time.Duration {
+	if v := strings.TrimSpace(retryAfter); v != "" {
+		if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+			return time.Duration(n * float64(time.Second))
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(c.now()), 0)
+		}
+	}
+	d := c.retry.BaseDelay << (attempt - 1)
+	if d <= 0 || d > c.retry.MaxDelay {
+		d = c.retry.MaxDelay
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+func readMessage(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	var m struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+		Details string `json:"details"`
+	}
+	if json.Unmarshal(b, &m) == nil {
+		for _, s := range []string{m.Message, m.Error, m.Details} {
+			if s != "" {
+				return s
+			}
+		}
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 || strings.HasPrefix(s, "<") {
+		return ""
+	}
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// list pages through a list endpoint until a short page arrives.
+func list[T any](ctx context.Context, c *Client, path string, id func(*T) ID) ([]T, error) {
+	var all []T
+	seen := map[ID]bool{}
+	for offset := 0; ; offset += pageSize {
+		q := url.Values{"limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)}, "orderBy": {"id"}}
+		var page struct {
+			Data []T `json:"data"`
+		}
+		if err := c.get(ctx, path, q, &page); err != nil {
+			return nil, err
+		}
+		for i := range page.Data {
+			k := id(&page.Data[i])
+			if seen[k] {
+				// A server that ignores offset would otherwise loop forever.
+				return nil, &APIError{Path: path, err: fmt.Errorf("%w: id %s returned twice while paging", ErrBadResponse, k)}
+			}
+			seen[k] = true
+		}
+		all = append(all, page.Data...)
+		if len(page.Data) < pageSize {
+			return all, nil
+		}
+	}
+}
+
+// ListModels returns every model of the workspace.
+func (c *Client) ListModels(ctx context.Context) ([]Model, error) {
+	return list(ctx, c, "/models", func(m *Model) ID { return m.ID })
+}
+
+// ListSources returns every source of the workspace.
+func (c *Client) ListSources(ctx context.Context) ([]Source, error) {
+	return list(ctx, c, "/sources", func(s *Source) ID { return s.ID })
+}
+
+// GetModel returns one model.
+func (c *Client) GetModel(ctx context.Context, id ID) (*Model, error) {
+	var m Model
+	if err := c.get(ctx, "/models/"+url.PathEscape(string(id)), nil, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
