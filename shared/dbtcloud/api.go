@@ -223,7 +223,7 @@ func (c *Client) GetArtifact(ctx context.Context, accountID, runID int64, path s
 		q = url.Values{"step": {strconv.Itoa(o.step)}}
 	}
 	apiPath := fmt.Sprintf("/v2/accounts/%d/runs/%d/artifacts/%s", accountID, runID, escaped)
-	resp, err := c.request(ctx, apiPath, q, "*/*", res)
+	resp, err := c.request(ctx, apiPath, q, "*/*", 0, res)
 	if err != nil {
 		return 0, err
 	}

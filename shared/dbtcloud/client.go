@@ -86,14 +86,21 @@ type Client struct {
 	retry  RetryPolicy
 	sleep  func(context.Context, time.Duration) error
 	now    func() time.Time
+	// timeout bounds one attempt of an API call (not artifact downloads,
+	// which can be large and are bounded by the caller's context).
+	timeout time.Duration
 }
 
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client (default: one with a 60 s timeout
-// for API calls; artifact downloads are bounded by the context instead).
+// WithHTTPClient sets the HTTP client.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithTimeout bounds each attempt of an API call (default 60 s); a
+// timed-out attempt is retried. Artifact downloads are bounded by the
+// caller's context only.
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // WithRetry sets the retry policy; zero fields keep their defaults.
 func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p.withDefaults() } }
@@ -118,13 +125,14 @@ func New(accessURL, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: set dbt_cloud.token to a service token", ErrNoToken)
 	}
 	c := &Client{
-		access: access,
-		api:    access + "/api",
-		token:  strings.TrimSpace(token),
-		http:   &http.Client{},
-		retry:  RetryPolicy{}.withDefaults(),
-		sleep:  sleepCtx,
-		now:    time.Now,
+		access:  access,
+		api:     access + "/api",
+		token:   strings.TrimSpace(token),
+		http:    &http.Client{},
+		retry:   RetryPolicy{}.withDefaults(),
+		sleep:   sleepCtx,
+		now:     time.Now,
+		timeout: time.Minute,
 	}
 	for _, o := range opts {
 		o(c)
@@ -241,7 +249,7 @@ type resource struct {
 
 // request performs a GET with retries and returns the response with a
 // 2xx status; the caller closes the body.
-func (c *Client) request(ctx context.Context, path string, q url.Values, accept string, res resource) (*http.Response, error) {
+func (c *Client) request(ctx context.Context, path string, q url.Values, accept string, timeout time.Duration, res resource) (*http.Response, error) {
 	log := zerolog.Ctx(ctx)
 	u := c.api + path
 	if len(q) > 0 {
@@ -249,8 +257,13 @@ func (c *Client) request(ctx context.Context, path string, q url.Values, accept 
 	}
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 		if err != nil {
+			cancel()
 			return nil, c.fail(res, path, 0, attempt, "", fmt.Errorf("%w: %v", ErrBadResponse, err))
 		}
 		req.Header.Set("Authorization", "Token "+c.token)
@@ -261,6 +274,7 @@ func (c *Client) request(ctx context.Context, path string, q url.Values, accept 
 		var retryAfter string
 		var msg string
 		if err != nil {
+			cancel()
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -268,11 +282,13 @@ func (c *Client) request(ctx context.Context, path string, q url.Values, accept 
 		} else {
 			status = resp.StatusCode
 			if status >= 200 && status < 300 {
+				resp.Body = cancelOnClose{resp.Body, cancel}
 				return resp, nil
 			}
 			retryAfter = resp.Header.Get("Retry-After")
 			msg = c.redact(readMessage(resp.Body))
 			resp.Body.Close()
+			cancel()
 			if !retriable(status) {
 				return nil, c.statusError(res, path, status, attempt, msg)
 			}
@@ -293,6 +309,18 @@ func (c *Client) request(ctx context.Context, path string, q url.Values, accept 
 		}
 		waited += wait
 	}
+}
+
+// cancelOnClose ends an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func retriable(status int) bool {
@@ -414,7 +442,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // getJSON performs a GET and decodes the envelope's data into out.
 func getJSON[T any](ctx context.Context, c *Client, path string, q url.Values, res resource) (*envelope[T], error) {
-	resp, err := c.request(ctx, path, q, "application/json", res)
+	resp, err := c.request(ctx, path, q, "application/json", c.timeout, res)
 	if err != nil {
 		return nil, err
 	}

@@ -492,6 +492,13 @@ func TestArtifacts(t *testing.T) {
 	if !errors.Is(err, dbtcloud.ErrNotFound) || !strings.Contains(err.Error(), "saved no such artifact") {
 		t.Errorf("missing artifact: %v", err)
 	}
+	// A recorded artifact body streams through byte for byte.
+	recorded := readFixture(t, "dbt_cloud", "data-mie_dbt-cloud-cli", "run_get_artifact_response.json")
+	h.SetArtifact("run_results.json", recorded)
+	buf.Reset()
+	if _, err := c.GetArtifact(ctx, 1, h.ID(), "target/run_results.json", &buf); err != nil || !bytes.Equal(buf.Bytes(), recorded) {
+		t.Errorf("recorded artifact: %d bytes, %v", buf.Len(), err)
+	}
 	if _, err := c.GetArtifact(ctx, 1, h.ID(), "../secrets", io.Discard); err == nil {
 		t.Error("path with .. accepted")
 	}
@@ -517,5 +524,35 @@ func TestArtifactLimitWhileStreaming(t *testing.T) {
 	}
 	if n > 50_001 {
 		t.Errorf("read %d bytes past a 50000 limit", n)
+	}
+}
+
+// An attempt that hangs is cut by the per-attempt timeout and retried.
+func TestHungAttemptIsRetried(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			<-r.Context().Done() // hang until the client gives up
+			return
+		}
+		fmt.Fprint(w, `{"status":{"code":200,"is_success":true},"data":{"id":1,"name":"Acme"}}`)
+	}))
+	defer srv.Close()
+	sl := &sleeps{}
+	c, err := dbtcloud.New(srv.URL, "t", dbtcloud.WithTimeout(50*time.Millisecond), dbtcloud.WithSleep(sl.sleep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.GetAccount(context.Background(), 1)
+	if err != nil || a.Name != "Acme" {
+		t.Fatalf("%+v %v", a, err)
+	}
+	if len(sl.waits()) != 1 {
+		t.Errorf("waits %v, want one retry", sl.waits())
 	}
 }

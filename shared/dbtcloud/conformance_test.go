@@ -115,6 +115,17 @@ func TestConformanceJobsAccounts(t *testing.T) {
 			t.Errorf("%s: a job without webhook triggers is not a CI job", f)
 		}
 	}
+	for _, f := range []string{"job_list_response.json"} {
+		js := decodeFixture[[]dbtcloud.Job](t, "data-mie_dbt-cloud-cli", f)
+		if len(js) == 0 || js[0].ID == 0 || js[0].Name == "" {
+			t.Errorf("%s: jobs = %+v", f, js)
+		}
+	}
+	for _, f := range []string{"job_create_response.json", "job_delete_response.json"} {
+		if j := decodeFixture[dbtcloud.Job](t, "data-mie_dbt-cloud-cli", f); j.ID == 0 {
+			t.Errorf("%s: job = %+v", f, j)
+		}
+	}
 	a := decodeFixture[dbtcloud.Account](t, "data-mie_dbt-cloud-cli", "account_get_response.json")
 	if a.ID != 123456 || a.Name != "REDACTED" || a.CreatedAt.IsZero() {
 		t.Errorf("account = %+v", a)

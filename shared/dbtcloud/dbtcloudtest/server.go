@@ -393,7 +393,8 @@ func (s *Server) Requests() []Request {
 
 // Webhook builds the body dbt Cloud would post for the run's current
 // status (eventType: dbtcloud.EventRunCompleted, ...), without observing
-// the run. Sign it with dbtcloud.SignWebhook.
+// the run: pin the status with SetStatus first to announce a finished run.
+// Sign it with dbtcloud.SignWebhook.
 func (s *Server) Webhook(runID int64, eventType string) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
