@@ -180,6 +180,18 @@ func (b *Bus) Consume(ctx context.Context, c Consumer, h Handler) error {
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 
+	// A pull request in flight ends with the context or with the
+	// connection, whichever goes first.
+	pullCtx, stopPulls := context.WithCancel(ctx)
+	defer stopPulls()
+	go func() {
+		select {
+		case <-b.closed:
+			stopPulls()
+		case <-pullCtx.Done():
+		}
+	}()
+
 	log.Info().Str(observe.FieldSubject, c.Subject).Int("concurrency", c.Concurrency).Msg("bus: consuming")
 	slots := make(chan struct{}, c.Concurrency)
 	var wg sync.WaitGroup
@@ -211,7 +223,7 @@ func (b *Bus) Consume(ctx context.Context, c Consumer, h Handler) error {
 			}
 		}
 
-		fctx, cancel := context.WithTimeout(ctx, pollWait)
+		fctx, cancel := context.WithTimeout(pullCtx, pollWait)
 		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 		if err == nil {
 			started := 0
@@ -239,13 +251,12 @@ func (b *Bus) Consume(ctx context.Context, c Consumer, h Handler) error {
 			release(n)
 		}
 		cancel()
+		if b.nc.IsClosed() {
+			return fmt.Errorf("%w: consumer %s", ErrClosed, c.Name)
+		}
 		if err == nil {
 			failures = 0
 			continue
-		}
-
-		if b.nc.IsClosed() {
-			return fmt.Errorf("%w: consumer %s", ErrClosed, c.Name)
 		}
 		failures++
 		log.Warn().Err(err).Int("failures", failures).Msg("bus: fetch failed")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
@@ -19,6 +20,22 @@ import (
 // without one a redelivered webhook or a replayed stage would publish
 // twice.
 var ErrNoMsgID = errors.New("bus: message has no message id")
+
+// ErrBadSubject is returned by Publish for a subject with an empty token
+// (e.g. a provider or data source name that was not set).
+var ErrBadSubject = errors.New("bus: invalid subject")
+
+func validSubject(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, tok := range strings.Split(s, ".") {
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n*>") {
+			return false
+		}
+	}
+	return true
+}
 
 // PubResult is what the server acknowledged.
 type PubResult struct {
@@ -46,8 +63,13 @@ func WithHeader(k, v string) PubOption {
 // every stage join.
 func (b *Bus) Publish(ctx context.Context, m events.Message, opts ...PubOption) (PubResult, error) {
 	subject, id := m.Subject(), m.MsgID()
-	if id == "" {
-		return PubResult{}, fmt.Errorf("%w: %T on %s", ErrNoMsgID, m, subject)
+	if !validSubject(subject) {
+		return PubResult{}, fmt.Errorf("%w: %q (%T)", ErrBadSubject, subject, m)
+	}
+	// Every message id is prefix:value; a bare prefix means the value
+	// (a delivery id, an event id) was missing.
+	if id == "" || strings.HasSuffix(id, ":") {
+		return PubResult{}, fmt.Errorf("%w: %T on %s has message id %q", ErrNoMsgID, m, subject, id)
 	}
 	data, err := json.Marshal(m)
 	if err != nil {
