@@ -378,7 +378,7 @@ func (c *Client) statusError(res resource, path string, status, attempts int, ms
 		}
 		return e
 	}
-	return c.fail(res, path, status, attempts, msg, fmt.Errorf("%w: HTTP %d", ErrBadResponse, status))
+	return c.fail(res, path, status, attempts, msg, ErrBadResponse)
 }
 
 func (c *Client) fail(res resource, path string, status, attempts int, msg string, err error) *APIError {
