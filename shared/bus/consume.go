@@ -426,7 +426,6 @@ type lease struct {
 	deadline time.Time
 	timer    *time.Timer
 	err      error
-	released bool
 }
 
 // leaseMargin is taken off AckWait so that a handler stops before the

@@ -86,11 +86,14 @@ func (m *Metrics) Observe(subject, consumer string, numDelivered uint64, took ti
 	s := MetricSubject(subject)
 	m.handled.WithLabelValues(s, consumer).Inc()
 	m.duration.WithLabelValues(s, consumer).Observe(took.Seconds())
+	// Every series exists from the first message on, at 0 if need be, so
+	// that rate() and alerts see them.
+	redelivered, failed := m.redelivered.WithLabelValues(s, consumer), m.failed.WithLabelValues(s, consumer)
 	if numDelivered > 1 {
-		m.redelivered.WithLabelValues(s, consumer).Inc()
+		redelivered.Inc()
 	}
 	if outcome == OutcomeFailed {
-		m.failed.WithLabelValues(s, consumer).Inc()
+		failed.Inc()
 	}
 }
 
