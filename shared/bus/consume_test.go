@@ -522,3 +522,26 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestConsumerSettingsChangeOnRestart(t *testing.T) {
+	b := bustest.New(t)
+	h := func(context.Context, *bus.Msg) error { return nil }
+	c := bus.Consumer{Name: "resized", Subject: events.SubjectDiffTaskPrefix + "warehouse", MaxAckPending: 8, AckWait: 10 * time.Second}
+	r := start(t, b, c, h)
+	bustest.WaitFor(t, wait, func() error {
+		_, err := b.JetStream().Consumer(bustest.Context(t), b.Name(bus.StreamPipeline), "resized")
+		return err
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	c.MaxAckPending, c.AckWait = 2, 20*time.Second
+	start(t, b, c, h)
+	bustest.WaitFor(t, wait, func() error {
+		info := consumerInfo(t, b, bus.StreamPipeline, "resized")
+		if info.Config.MaxAckPending != 2 || info.Config.AckWait != 20*time.Second {
+			return errors.New("consumer settings not updated")
+		}
+		return nil
+	})
+}
