@@ -7,8 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,8 +76,8 @@ func (w *testWriter) stop() {
 func New(t testing.TB) *bus.Bus {
 	t.Helper()
 	ctx := Context(t)
-	ns := "t" + randomHex(6)
-	b := connect(t, ctx, URL(), ns)
+	b := connect(t, ctx, URL(), newNamespace())
+	sweepOnce.Do(func() { sweep(ctx, b) })
 	t.Cleanup(func() { deleteNamespace(t, b) })
 	if err := b.Ensure(ctx, bus.DefaultTopology(bus.TopologyOptions{Retention: time.Hour})); err != nil {
 		t.Fatalf("bustest: %v", err)
@@ -86,7 +89,7 @@ func New(t testing.TB) *bus.Bus {
 // nothing in it yet (for tests of Ensure).
 func NewBare(t testing.TB) *bus.Bus {
 	t.Helper()
-	b := connect(t, Context(t), URL(), "t"+randomHex(6))
+	b := connect(t, Context(t), URL(), newNamespace())
 	t.Cleanup(func() { deleteNamespace(t, b) })
 	return b
 }
@@ -183,6 +186,40 @@ func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
 			t.Fatalf("bustest: not within %s: %v", timeout, err)
 		}
 		<-tick.C
+	}
+}
+
+// newNamespace is t<unix seconds>x<random>: unique, and dated so that
+// namespaces left behind by a killed test run can be swept.
+func newNamespace() string {
+	return fmt.Sprintf("t%dx%s", time.Now().Unix(), randomHex(4))
+}
+
+var (
+	sweepOnce   sync.Once
+	nsStream    = regexp.MustCompile(`^(?:KV_|OBJ_)?t(\d+)x[0-9a-f]+_`)
+	sweepMaxAge = 2 * time.Hour
+)
+
+// sweep deletes the streams of test namespaces older than sweepMaxAge:
+// those of runs that were killed before their cleanup ran.
+func sweep(ctx context.Context, b *bus.Bus) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	js := b.JetStream()
+	names := js.StreamNames(ctx)
+	var doomed []string
+	for n := range names.Name() {
+		m := nsStream.FindStringSubmatch(n)
+		if m == nil {
+			continue
+		}
+		if sec, err := strconv.ParseInt(m[1], 10, 64); err == nil && time.Since(time.Unix(sec, 0)) > sweepMaxAge {
+			doomed = append(doomed, n)
+		}
+	}
+	for _, n := range doomed {
+		_ = js.DeleteStream(ctx, n) // best effort; another run may sweep it first
 	}
 }
 
