@@ -3,8 +3,6 @@ package dbt
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +12,14 @@ import (
 // (a model body, a config). Keeping fingerprints instead of the text keeps a
 // 100 MB manifest small in memory.
 type digest [16]byte
+
+// digestOfBytes fingerprints one byte string (a body, a macro).
+func digestOfBytes(b []byte) digest {
+	h := sha256.Sum256(b)
+	var d digest
+	copy(d[:], h[:])
+	return d
+}
 
 func digestOf(parts ...string) digest {
 	h := sha256.New()
@@ -34,201 +40,154 @@ func digestOf(parts ...string) digest {
 
 // canonicalJSON renders a JSON value so that two values dbt's Python would
 // call equal render the same: object keys sorted, numbers normalised (1 and
-// 1.0 are equal in Python), whitespace dropped.
+// 1.0 are equal in Python), whitespace dropped. Empty input gives "".
 func canonicalJSON(raw []byte) (string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "", nil
 	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	d := decoder{b: raw}
+	out, err := d.canonical(nil)
+	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	writeCanonical(&b, v)
-	return b.String(), nil
+	if d.peek() != 0 {
+		return "", d.syntax("unexpected data after the value")
+	}
+	return string(out), nil
 }
 
-func writeCanonical(b *strings.Builder, v any) {
-	switch t := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(t))
-	case float64:
-		b.WriteString(strconv.FormatFloat(t, 'g', -1, 64))
-	case string:
-		b.WriteString(strconv.Quote(t))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range t {
-			if i > 0 {
-				b.WriteByte(',')
+// canonical appends the canonical form of the next value to dst.
+func (d *decoder) canonical(dst []byte) ([]byte, error) {
+	switch c := d.peek(); c {
+	case '{':
+		type member struct {
+			key string
+			val []byte
+		}
+		var ms []member
+		d.i++
+		for first := true; ; first = false {
+			k, more, err := d.nextKey(first)
+			if err != nil {
+				return nil, err
 			}
-			writeCanonical(b, e)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
+			if !more {
+				break
 			}
-			b.WriteString(strconv.Quote(k))
-			b.WriteByte(':')
-			writeCanonical(b, t[k])
+			key := string(k)
+			v, err := d.canonical(nil)
+			if err != nil {
+				return nil, err
+			}
+			ms = append(ms, member{key, v})
 		}
-		b.WriteByte('}')
+		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		dst = append(dst, '{')
+		for i, m := range ms {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = strconv.AppendQuote(dst, m.key)
+			dst = append(dst, ':')
+			dst = append(dst, m.val...)
+		}
+		return append(dst, '}'), nil
+	case '[':
+		d.i++
+		dst = append(dst, '[')
+		for first := true; ; first = false {
+			more, err := d.nextElem(first)
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			if dst, err = d.canonical(dst); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case '"':
+		b, err := d.strBytes()
+		if err != nil {
+			return nil, err
+		}
+		return strconv.AppendQuote(dst, string(b)), nil
+	case 't', 'f':
+		v, err := d.boolean()
+		if err != nil {
+			return nil, d.syntax("invalid literal")
+		}
+		return strconv.AppendBool(dst, v), nil
+	case 'n':
+		if !d.null() {
+			return nil, d.syntax("invalid literal")
+		}
+		return append(dst, "null"...), nil
 	default:
-		fmt.Fprintf(b, "%v", t)
+		start := d.i
+		if err := d.skip(); err != nil {
+			return nil, err
+		}
+		f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
+		if err != nil {
+			return nil, d.syntax("invalid number")
+		}
+		return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
 	}
 }
 
 // configDigest fingerprints an unrendered_config object the way dbt's
 // BaseConfig.same_contents compares it: every key except the excluded ones,
-// a key that is missing differing from a key that is null.
-func configDigest(raw []byte, exclude map[string]bool) (digest, error) {
-	entries, err := objectEntries(raw)
+// a key that is missing differing from a key that is null. relation, when
+// not nil, receives the canonical database, schema and alias values (what
+// state:modified.relation compares; null and missing both give "").
+func configDigest(raw []byte, exclude map[string]bool, relation *[3]string) (digest, error) {
+	d := decoder{b: raw}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return digestOf(), nil
+	}
+	ok, err := d.enter('{')
 	if err != nil {
 		return digest{}, err
 	}
-	parts := make([]string, 0, 2*len(entries))
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	for _, e := range entries {
-		if exclude[e.key] {
-			continue
-		}
-		c, err := canonicalJSON(e.value)
+	var parts []string
+	for first := true; ok; first = false {
+		k, more, err := d.nextKey(first)
 		if err != nil {
 			return digest{}, err
 		}
-		parts = append(parts, e.key, c)
-	}
-	return digestOf(parts...), nil
-}
-
-// entry is one member of a JSON object, its value still raw.
-type entry struct {
-	key   string
-	value []byte
-}
-
-// objectEntries splits a JSON object into its members in document order
-// (dbt writes columns in the order they are declared, which the primary-key
-// rules use). null and empty input give no entries. The input must be valid
-// JSON; it comes from the decoder, which has already checked it.
-func objectEntries(raw []byte) ([]entry, error) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) || bytes.HasPrefix(raw[i:], []byte("null")) {
-		return nil, nil
-	}
-	if raw[i] != '{' {
-		return nil, fmt.Errorf("expected an object")
-	}
-	var out []entry
-	i++
-	for {
-		i = skipSpace(raw, i)
-		if i >= len(raw) {
-			return nil, fmt.Errorf("unterminated object")
+		if !more {
+			break
 		}
-		if raw[i] == '}' {
-			return out, nil
+		key := string(k)
+		v, err := d.canonical(nil)
+		if err != nil {
+			return digest{}, inField(k, err)
 		}
-		if raw[i] == ',' {
-			i++
+		if relation != nil {
+			i := -1
+			switch key {
+			case "database":
+				i = 0
+			case "schema":
+				i = 1
+			case "alias":
+				i = 2
+			}
+			if i >= 0 && string(v) != "null" {
+				relation[i] = string(v)
+			}
+		}
+		if exclude[key] {
 			continue
 		}
-		if raw[i] != '"' {
-			return nil, fmt.Errorf("expected a key")
-		}
-		end := skipString(raw, i)
-		if end < 0 {
-			return nil, fmt.Errorf("unterminated string")
-		}
-		key := string(raw[i+1 : end-1])
-		if bytes.IndexByte(raw[i:end], '\\') >= 0 {
-			if err := json.Unmarshal(raw[i:end], &key); err != nil {
-				return nil, err
-			}
-		}
-		i = skipSpace(raw, end)
-		if i >= len(raw) || raw[i] != ':' {
-			return nil, fmt.Errorf("expected a colon")
-		}
-		i = skipSpace(raw, i+1)
-		vend := skipValue(raw, i)
-		if vend < 0 {
-			return nil, fmt.Errorf("malformed value")
-		}
-		out = append(out, entry{key: key, value: raw[i:vend]})
-		i = vend
+		parts = append(parts, key, string(v))
 	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at b[i]
-// (which is '"'), or -1.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index just past the JSON value starting at b[i], or
-// -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				j = skipString(b, j)
-				if j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
-	}
+	return digestOfSortedPairs(parts), nil
 }

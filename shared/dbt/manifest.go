@@ -78,7 +78,7 @@ type Node struct {
 	checksum          string
 	config            digest
 	dbRepr            [3]string // unrendered database, schema, alias
-	fqn               string
+	fqn               digest
 	persistRelation   bool
 	persistColumns    bool
 	descDigest        digest

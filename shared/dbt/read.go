@@ -1,6 +1,7 @@
 package dbt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +43,7 @@ func Read(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, error)
 	}
 	rd := &reader{
 		ctx: ctx,
-		dec: json.NewDecoder(lr),
+		s:   newStream(lr),
 		lr:  lr,
 		m: &Manifest{
 			nodes:     map[string]*Node{},
@@ -95,7 +96,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 
 type reader struct {
 	ctx     context.Context
-	dec     *json.Decoder
+	s       *stream
 	lr      *limitedReader
 	m       *Manifest
 	section string // for error messages: "nodes", "sources", ...
@@ -105,9 +106,10 @@ type reader struct {
 	hasChildMap bool
 	childMap    map[string][]string
 	count       int
+	scratch     []byte
 }
 
-// explain turns decoder errors into errors that say what to fix.
+// explain turns scanning errors into errors that say what to fix.
 func (rd *reader) explain(err error) error {
 	where := ""
 	if rd.section != "" {
@@ -116,48 +118,42 @@ func (rd *reader) explain(err error) error {
 			where += fmt.Sprintf("[%q]", rd.key)
 		}
 	}
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syn *syntaxError
+	var typ *typeError
 	switch {
 	case errors.Is(err, errLimit):
 		return fmt.Errorf("%w: it is over %d bytes (raise the limit if the manifest really is this large)", ErrTooLarge, rd.lr.limit)
 	case errors.Is(err, ErrEmpty), errors.Is(err, ErrUnsupportedVersion), errors.Is(err, ErrInvalid),
 		errors.Is(err, ErrSyntax), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+	case errors.Is(err, errTruncated):
 		return fmt.Errorf("%w: it ends early, after %d bytes%s (a truncated download?)", ErrSyntax, rd.lr.read, where)
 	case errors.As(err, &syn):
-		return fmt.Errorf("%w: %s at byte %d%s", ErrSyntax, syn.Error(), syn.Offset, where)
+		return fmt.Errorf("%w: %s%s", ErrSyntax, syn.Error(), where)
 	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "value"
+		path := typ.path
+		if path == "" {
+			path = "the value"
 		}
-		return fmt.Errorf("%w: %s%s is a JSON %s, expected %s", ErrInvalid, field, where, typ.Value, jsonKind(typ.Type.Kind().String()))
+		return fmt.Errorf("%w: %s%s is a JSON %s, expected %s", ErrInvalid, path, where, typ.got, typ.want)
 	}
-	return fmt.Errorf("%w: %v%s", ErrInvalid, err, where)
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	case "int", "int64", "float64":
-		return "a number"
-	}
-	return goKind
+	return fmt.Errorf("reading the manifest%s: %w", where, err)
 }
 
 func (rd *reader) intern(s string) string {
 	if v, ok := rd.m.ids[s]; ok {
 		return v
 	}
+	rd.m.ids[s] = s
+	return s
+}
+
+// internBytes interns without allocating when the id is known already.
+func (rd *reader) internBytes(b []byte) string {
+	if v, ok := rd.m.ids[string(b)]; ok {
+		return v
+	}
+	s := string(b)
 	rd.m.ids[s] = s
 	return s
 }
@@ -169,6 +165,26 @@ func (rd *reader) internAll(ss []string) []string {
 	return ss
 }
 
+// ids reads a list of unique_ids, interned.
+func (rd *reader) ids(d *decoder) ([]string, error) {
+	ok, err := d.enter('[')
+	if !ok || err != nil {
+		return nil, err
+	}
+	var out []string
+	for first := true; ; first = false {
+		more, err := d.nextElem(first)
+		if err != nil || !more {
+			return out, err
+		}
+		b, err := d.strBytes()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rd.internBytes(b))
+	}
+}
+
 func (rd *reader) tick() error {
 	rd.count++
 	if rd.count%512 == 0 {
@@ -178,26 +194,34 @@ func (rd *reader) tick() error {
 }
 
 func (rd *reader) read() error {
-	tok, err := rd.dec.Token()
+	c, err := rd.s.peek()
 	if err == io.EOF {
 		return ErrEmpty
 	}
 	if err != nil {
 		return err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("%w: it is a JSON %s, expected an object with \"metadata\" and \"nodes\"", ErrInvalid, tokenKind(tok))
+	if c != '{' {
+		return fmt.Errorf("%w: it is a JSON %s, expected an object with \"metadata\" and \"nodes\"", ErrInvalid, kindOf(c))
 	}
+	rd.s.pos++
 	sawNodes := false
-	for rd.dec.More() {
-		key, err := rd.objectKey()
+	for first := true; ; first = false {
+		more, err := rd.s.more(first, '}')
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		key, err := rd.s.key()
 		if err != nil {
 			return err
 		}
 		rd.section, rd.key = key, ""
 		switch key {
 		case "metadata":
-			err = rd.readMetadata()
+			err = rd.one(rd.readMetadata)
 		case "nodes":
 			sawNodes = true
 			err = rd.readEntries(rd.readNode)
@@ -212,11 +236,13 @@ func (rd *reader) read() error {
 		case "disabled":
 			err = rd.readEntries(rd.readDisabled)
 		case "child_map":
-			err = rd.readChildMap()
+			rd.hasChildMap = true
+			rd.childMap = map[string][]string{}
+			err = rd.readEntries(rd.readChildren)
 		default:
 			// parent_map is the same graph as depends_on; docs, selectors,
 			// groups are not needed.
-			err = rd.skip()
+			_, err = rd.s.value(false)
 		}
 		if err != nil {
 			return err
@@ -224,14 +250,14 @@ func (rd *reader) read() error {
 		if err := rd.ctx.Err(); err != nil {
 			return err
 		}
+		if key == "metadata" && !rd.sawMeta {
+			return fmt.Errorf("%w: metadata.dbt_schema_version is missing (is this a dbt manifest.json?)", ErrInvalid)
+		}
 	}
 	rd.section, rd.key = "", ""
-	if _, err := rd.dec.Token(); err != nil { // the closing '}'
-		return err
-	}
-	if _, err := rd.dec.Token(); err != io.EOF {
+	if _, err := rd.s.peek(); err != io.EOF {
 		if err == nil {
-			return fmt.Errorf("%w: there is more JSON after the manifest object", ErrSyntax)
+			return &syntaxError{msg: "more data after the manifest object", offset: rd.s.offset()}
 		}
 		return err
 	}
@@ -244,62 +270,75 @@ func (rd *reader) read() error {
 	return nil
 }
 
-func tokenKind(t json.Token) string {
-	switch v := t.(type) {
-	case json.Delim:
-		if v == '[' {
-			return "array"
-		}
-		return "object"
-	case string:
-		return "string"
-	case float64, json.Number:
-		return "number"
-	case bool:
-		return "boolean"
-	case nil:
-		return "null"
+// one reads a single value with fn.
+func (rd *reader) one(fn func(d *decoder) error) error {
+	c, err := rd.s.peek()
+	if err == io.EOF {
+		return errTruncated
 	}
-	return "value"
-}
-
-func (rd *reader) objectKey() (string, error) {
-	tok, err := rd.dec.Token()
-	if err != nil {
-		return "", err
-	}
-	k, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("%w: expected an object key", ErrSyntax)
-	}
-	return k, nil
-}
-
-func (rd *reader) skip() error {
-	var v struct{}
-	return rd.dec.Decode(&v)
-}
-
-// readEntries walks an object of entries ({"id": {...}, ...}) calling fn on
-// each key, with the decoder positioned at its value. null counts as empty.
-func (rd *reader) readEntries(fn func(key string) error) error {
-	tok, err := rd.dec.Token()
 	if err != nil {
 		return err
 	}
-	if tok == nil {
-		return nil
+	if c == '{' || c == '[' {
+		// Fast path: decode straight from the buffer. An object or array
+		// decodes only once its closing bracket is seen, so success means
+		// the value was whole.
+		d := &decoder{b: rd.s.buf[rd.s.pos:rd.s.end], base: rd.s.offset(), scratch: rd.scratch[:0]}
+		err := fn(d)
+		rd.scratch = d.scratch
+		if err == nil {
+			rd.s.pos += d.i
+			return nil
+		}
+		// The value runs past the buffer (or is malformed): find its end,
+		// then decode it again.
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("%w: %s is a JSON %s, expected an object", ErrInvalid, rd.section, tokenKind(tok))
+	base := rd.s.offset()
+	raw, err := rd.s.value(true)
+	if err != nil {
+		return err
 	}
-	for rd.dec.More() {
-		key, err := rd.objectKey()
+	d := &decoder{b: raw, base: base, scratch: rd.scratch[:0]}
+	err = fn(d)
+	rd.scratch = d.scratch
+	if err == nil && d.peek() != 0 {
+		err = d.syntax("unexpected data after the value")
+	}
+	return err
+}
+
+// readEntries walks an object of entries ({"id": {...}, ...}) calling fn on
+// each value. null counts as empty.
+func (rd *reader) readEntries(fn func(key string, d *decoder) error) error {
+	c, err := rd.s.peek()
+	if err == io.EOF {
+		return errTruncated
+	}
+	if err != nil {
+		return err
+	}
+	if c == 'n' {
+		_, err := rd.s.value(false)
+		return err
+	}
+	if c != '{' {
+		return &typeError{want: "an object", got: kindOf(c)}
+	}
+	rd.s.pos++
+	for first := true; ; first = false {
+		more, err := rd.s.more(first, '}')
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		key, err := rd.s.key()
 		if err != nil {
 			return err
 		}
 		rd.key = key
-		if err := fn(key); err != nil {
+		if err := rd.one(func(d *decoder) error { return fn(key, d) }); err != nil {
 			return err
 		}
 		if err := rd.tick(); err != nil {
@@ -307,44 +346,52 @@ func (rd *reader) readEntries(fn func(key string) error) error {
 		}
 	}
 	rd.key = ""
-	_, err = rd.dec.Token()
-	return err
+	return nil
 }
 
 var schemaVersionRE = regexp.MustCompile(`/([a-z-]+)/v(\d+)(?:\.json)?$`)
 
-type jsonMetadata struct {
-	SchemaVersion string          `json:"dbt_schema_version"`
-	DBTVersion    string          `json:"dbt_version"`
-	GeneratedAt   string          `json:"generated_at"`
-	ProjectName   string          `json:"project_name"`
-	AdapterType   string          `json:"adapter_type"`
-	Quoting       json.RawMessage `json:"quoting"`
-}
-
-func (rd *reader) readMetadata() error {
-	var md jsonMetadata
-	if err := rd.dec.Decode(&md); err != nil {
+func (rd *reader) readMetadata(d *decoder) error {
+	var schema, quoting []byte
+	m := rd.m
+	err := d.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "dbt_schema_version":
+			schema, err = d.strBytes()
+			schema = bytes.Clone(schema)
+		case "dbt_version":
+			m.DBTVersion, err = d.str()
+		case "generated_at":
+			m.GeneratedAt, err = d.str()
+		case "project_name":
+			m.ProjectName, err = d.str()
+		case "adapter_type":
+			m.AdapterType, err = d.str()
+		case "quoting":
+			quoting, err = d.raw()
+		default:
+			err = d.skip()
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if md.SchemaVersion == "" {
+	if len(schema) == 0 {
 		return fmt.Errorf("%w: metadata.dbt_schema_version is missing (is this a dbt manifest.json?)", ErrInvalid)
 	}
-	v, err := parseSchemaVersion(md.SchemaVersion)
+	v, err := parseSchemaVersion(string(schema))
 	if err != nil {
 		return err
 	}
 	rd.sawMeta = true
-	m := rd.m
 	m.SchemaVersion = v
-	m.DBTVersion = md.DBTVersion
-	m.GeneratedAt = md.GeneratedAt
-	m.ProjectName = md.ProjectName
-	m.AdapterType = md.AdapterType
-	if len(md.Quoting) > 0 {
+	if len(quoting) > 0 {
 		// A malformed quoting block is not worth failing the read for: the
 		// relation names carry the quoting too.
-		_ = json.Unmarshal(md.Quoting, &m.metaQuote)
+		q := smallObject(quoting)
+		m.metaQuote = metaQuoting{Database: q.boolPtr("database"), Schema: q.boolPtr("schema"), Identifier: q.boolPtr("identifier")}
 	}
 	return nil
 }
@@ -366,142 +413,480 @@ func parseSchemaVersion(s string) (int, error) {
 	return v, nil
 }
 
-// strList is a list of strings that dbt sometimes writes as one string
-// (config.tags: "nightly").
-type strList []string
-
-func (s *strList) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*s = nil
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var one string
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*s = strList{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*s = many
-	return nil
+type jsonDependsOn struct {
+	Macros []string
+	Nodes  []string
 }
 
-type jsonDependsOn struct {
-	Macros []string `json:"macros"`
-	Nodes  []string `json:"nodes"`
+func (rd *reader) dependsOn(d *decoder, out *jsonDependsOn) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return err
+		}
+		switch string(k) {
+		case "macros":
+			out.Macros, err = rd.ids(d)
+		case "nodes":
+			out.Nodes, err = rd.ids(d)
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return inField(k, err)
+		}
+	}
 }
 
 type jsonConstraint struct {
-	Type    string   `json:"type"`
-	Columns []string `json:"columns"`
+	Type    string
+	Columns []string
+}
+
+func constraints(d *decoder) ([]jsonConstraint, error) {
+	ok, err := d.enter('[')
+	if !ok || err != nil {
+		return nil, err
+	}
+	var out []jsonConstraint
+	for first := true; ; first = false {
+		more, err := d.nextElem(first)
+		if err != nil || !more {
+			return out, err
+		}
+		var c jsonConstraint
+		ok, err := d.enter('{')
+		if err != nil {
+			return out, err
+		}
+		for first := true; ok; first = false {
+			k, more, err := d.nextKey(first)
+			if err != nil {
+				return out, err
+			}
+			if !more {
+				break
+			}
+			switch string(k) {
+			case "type":
+				c.Type, err = d.str()
+			case "columns":
+				c.Columns, err = d.strList()
+			default:
+				err = d.skip()
+			}
+			if err != nil {
+				return out, inField(k, err)
+			}
+		}
+		out = append(out, c)
+	}
 }
 
 type jsonColumn struct {
-	Name        string           `json:"name"`
-	Description string           `json:"description"`
-	Meta        json.RawMessage  `json:"meta"`
-	DataType    *string          `json:"data_type"`
-	Constraints []jsonConstraint `json:"constraints"`
-	Tags        strList          `json:"tags"`
-	Config      struct {
-		Meta json.RawMessage `json:"meta"`
-		Tags strList         `json:"tags"`
-	} `json:"config"`
+	Name        string
+	Description digest
+	Meta        []byte
+	DataType    string
+	Constraints []jsonConstraint
+	Tags        []string
+	ConfigMeta  []byte
+	ConfigTags  []string
 }
 
-// jsonColumns keeps columns in document order.
-type jsonColumns []jsonColumn
+// columns reads the columns object, in document order.
+func columns(d *decoder) ([]jsonColumn, error) {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return nil, err
+	}
+	var out []jsonColumn
+	for first := true; ; first = false {
+		key, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return out, err
+		}
+		name := string(key)
+		c := jsonColumn{}
+		if err := column(d, &c); err != nil {
+			return out, inField([]byte(name), err)
+		}
+		if c.Name == "" {
+			c.Name = name
+		}
+		out = append(out, c)
+	}
+}
 
-func (c *jsonColumns) UnmarshalJSON(b []byte) error {
-	entries, err := objectEntries(b)
-	if err != nil {
+func column(d *decoder, c *jsonColumn) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
 		return err
 	}
-	out := make(jsonColumns, 0, len(entries))
-	for _, e := range entries {
-		var col jsonColumn
-		if err := json.Unmarshal(e.value, &col); err != nil {
-			var typ *json.UnmarshalTypeError
-			if errors.As(err, &typ) {
-				typ.Field = "columns." + e.key + "." + typ.Field
-				return typ
-			}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
 			return err
 		}
-		if col.Name == "" {
-			col.Name = e.key
+		switch string(k) {
+		case "name":
+			c.Name, err = d.str()
+		case "description":
+			var b []byte
+			b, err = d.strBytes()
+			c.Description = digestOfBytes(b)
+		case "meta":
+			c.Meta, err = d.raw()
+		case "data_type":
+			c.DataType, err = d.str()
+		case "constraints":
+			c.Constraints, err = constraints(d)
+		case "tags":
+			c.Tags, err = d.strOrList()
+		case "config":
+			err = columnConfig(d, c)
+		default:
+			err = d.skip()
 		}
-		out = append(out, col)
+		if err != nil {
+			return inField(k, err)
+		}
 	}
-	*c = out
-	return nil
+}
+
+func columnConfig(d *decoder, c *jsonColumn) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return err
+		}
+		switch string(k) {
+		case "meta":
+			c.ConfigMeta, err = d.raw()
+		case "tags":
+			c.ConfigTags, err = d.strOrList()
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return inField(k, err)
+		}
+	}
 }
 
 type jsonNodeConfig struct {
-	Enabled      *bool           `json:"enabled"`
-	Materialized string          `json:"materialized"`
-	Meta         json.RawMessage `json:"meta"`
-	PersistDocs  json.RawMessage `json:"persist_docs"`
-	Quoting      json.RawMessage `json:"quoting"`
-	UniqueKey    json.RawMessage `json:"unique_key"`
-	Contract     json.RawMessage `json:"contract"`
+	Materialized string
+	Meta         []byte
+	PersistDocs  []byte
+	Quoting      []byte
+	UniqueKey    []byte
+	Contract     []byte
 }
 
 type jsonTestMetadata struct {
-	Name      string  `json:"name"`
-	Namespace *string `json:"namespace"`
-	Kwargs    struct {
-		ColumnName           json.RawMessage `json:"column_name"`
-		CombinationOfColumns json.RawMessage `json:"combination_of_columns"`
-	} `json:"kwargs"`
+	Name                 string
+	Namespace            string
+	ColumnName           []byte
+	CombinationOfColumns []byte
 }
 
 type jsonNode struct {
-	UniqueID         string   `json:"unique_id"`
-	Name             string   `json:"name"`
-	ResourceType     string   `json:"resource_type"`
-	PackageName      string   `json:"package_name"`
-	OriginalFilePath string   `json:"original_file_path"`
-	Database         *string  `json:"database"`
-	Schema           *string  `json:"schema"`
-	Alias            *string  `json:"alias"`
-	RelationName     *string  `json:"relation_name"`
-	FQN              []string `json:"fqn"`
-	Checksum         struct {
-		Name     string `json:"name"`
-		Checksum string `json:"checksum"`
-	} `json:"checksum"`
-	Config           jsonNodeConfig    `json:"config"`
-	UnrenderedConfig json.RawMessage   `json:"unrendered_config"`
-	Tags             strList           `json:"tags"`
-	Description      string            `json:"description"`
-	Columns          jsonColumns       `json:"columns"`
-	Meta             json.RawMessage   `json:"meta"`
-	RawCode          *string           `json:"raw_code"`
-	RawSQL           *string           `json:"raw_sql"`
-	Language         string            `json:"language"`
-	DependsOn        jsonDependsOn     `json:"depends_on"`
-	Contract         json.RawMessage   `json:"contract"`
-	Access           string            `json:"access"`
-	Constraints      []jsonConstraint  `json:"constraints"`
-	Version          json.RawMessage   `json:"version"`
-	LatestVersion    json.RawMessage   `json:"latest_version"`
-	DeprecationDate  json.RawMessage   `json:"deprecation_date"`
-	TestMetadata     *jsonTestMetadata `json:"test_metadata"`
-	ColumnName       *string           `json:"column_name"`
-	AttachedNode     *string           `json:"attached_node"`
+	UniqueID         string
+	Name             string
+	ResourceType     string
+	PackageName      string
+	OriginalFilePath string
+	Database         string
+	Schema           string
+	Alias            string
+	RelationName     string
+	FQN              digest
+	ChecksumName     string
+	Checksum         string
+	Config           jsonNodeConfig
+	UnrenderedConfig []byte
+	Tags             []string
+	Description      string
+	Columns          []jsonColumn
+	Meta             []byte
+	Body             digest // of raw_code (raw_sql before v7)
+	Language         string
+	DependsOn        jsonDependsOn
+	Contract         []byte
+	Access           string
+	Constraints      []jsonConstraint
+	Version          []byte
+	LatestVersion    []byte
+	DeprecationDate  []byte
+	TestMetadata     *jsonTestMetadata
+	ColumnName       string
+	AttachedNode     string
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// node reads the fields of a node that diffgate uses. Byte-slice fields
+// point into the decoder's input and are only valid while reading it.
+func (rd *reader) node(d *decoder, jn *jsonNode) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
 	}
-	return *s
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return err
+		}
+		switch string(k) {
+		case "unique_id":
+			jn.UniqueID, err = d.str()
+		case "name":
+			jn.Name, err = d.str()
+		case "resource_type":
+			jn.ResourceType, err = d.str()
+		case "package_name":
+			jn.PackageName, err = rd.internStr(d)
+		case "original_file_path":
+			jn.OriginalFilePath, err = d.str()
+		case "database":
+			jn.Database, err = rd.internStr(d)
+		case "schema":
+			jn.Schema, err = rd.internStr(d)
+		case "alias":
+			jn.Alias, err = d.str()
+		case "relation_name":
+			jn.RelationName, err = d.str()
+		case "fqn":
+			jn.FQN, err = fqnDigest(d)
+		case "checksum":
+			err = checksum(d, jn)
+		case "config":
+			err = nodeConfig(d, &jn.Config)
+		case "unrendered_config":
+			jn.UnrenderedConfig, err = d.raw()
+		case "tags":
+			jn.Tags, err = d.strOrList()
+		case "description":
+			jn.Description, err = d.str()
+		case "columns":
+			jn.Columns, err = columns(d)
+		case "meta":
+			jn.Meta, err = d.raw()
+		case "raw_code", "raw_sql":
+			// Only a fingerprint of the body is kept.
+			var b []byte
+			b, err = d.strBytes()
+			jn.Body = digestOfBytes(b)
+		case "language":
+			jn.Language, err = rd.internStr(d)
+		case "depends_on":
+			err = rd.dependsOn(d, &jn.DependsOn)
+		case "contract":
+			jn.Contract, err = d.raw()
+		case "access":
+			jn.Access, err = rd.internStr(d)
+		case "constraints":
+			jn.Constraints, err = constraints(d)
+		case "version":
+			jn.Version, err = d.raw()
+		case "latest_version":
+			jn.LatestVersion, err = d.raw()
+		case "deprecation_date":
+			jn.DeprecationDate, err = d.raw()
+		case "column_name":
+			jn.ColumnName, err = d.str()
+		case "attached_node":
+			var b []byte
+			b, err = d.strBytes()
+			if len(b) > 0 {
+				jn.AttachedNode = rd.internBytes(b)
+			}
+		case "test_metadata":
+			err = testMetadata(d, jn)
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return inField(k, err)
+		}
+	}
+}
+
+// testNode reads what diffgate needs of a test: what it tests and on
+// which node. Tests are most of a manifest's nodes, so the rest is skipped
+// unread.
+func (rd *reader) testNode(d *decoder, jn *jsonNode) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return err
+		}
+		switch string(k) {
+		case "unique_id":
+			jn.UniqueID, err = d.str()
+		case "name":
+			jn.Name, err = d.str()
+		case "resource_type":
+			jn.ResourceType, err = rd.internStr(d)
+		case "depends_on":
+			err = rd.dependsOn(d, &jn.DependsOn)
+		case "column_name":
+			jn.ColumnName, err = d.str()
+		case "attached_node":
+			var b []byte
+			b, err = d.strBytes()
+			if len(b) > 0 {
+				jn.AttachedNode = rd.internBytes(b)
+			}
+		case "test_metadata":
+			err = testMetadata(d, jn)
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return inField(k, err)
+		}
+	}
+}
+
+// internStr reads a string that repeats across nodes (a schema, a
+// package), sharing one copy.
+func (rd *reader) internStr(d *decoder) (string, error) {
+	b, err := d.strBytes()
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	return rd.internBytes(b), nil
+}
+
+// fqnDigest fingerprints an fqn list (only compared, never shown).
+func fqnDigest(d *decoder) (digest, error) {
+	ok, err := d.enter('[')
+	if !ok || err != nil {
+		return digestOf(), err
+	}
+	var buf []byte
+	for first := true; ; first = false {
+		more, err := d.nextElem(first)
+		if err != nil {
+			return digest{}, err
+		}
+		if !more {
+			return digestOfBytes(buf), nil
+		}
+		b, err := d.strBytes()
+		if err != nil {
+			return digest{}, err
+		}
+		buf = strconv.AppendInt(buf, int64(len(b)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, b...)
+	}
+}
+
+func checksum(d *decoder, jn *jsonNode) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return err
+		}
+		switch string(k) {
+		case "name":
+			jn.ChecksumName, err = d.str()
+		case "checksum":
+			jn.Checksum, err = d.str()
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return inField(k, err)
+		}
+	}
+}
+
+func nodeConfig(d *decoder, c *jsonNodeConfig) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return err
+		}
+		switch string(k) {
+		case "materialized":
+			c.Materialized, err = d.str()
+		case "meta":
+			c.Meta, err = d.raw()
+		case "persist_docs":
+			c.PersistDocs, err = d.raw()
+		case "quoting":
+			c.Quoting, err = d.raw()
+		case "unique_key":
+			c.UniqueKey, err = d.raw()
+		case "contract":
+			c.Contract, err = d.raw()
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return inField(k, err)
+		}
+	}
+}
+
+func testMetadata(d *decoder, jn *jsonNode) error {
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
+	}
+	tm := &jsonTestMetadata{}
+	jn.TestMetadata = tm
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
+			return err
+		}
+		switch string(k) {
+		case "name":
+			tm.Name, err = d.str()
+		case "namespace":
+			tm.Namespace, err = d.str()
+		case "kwargs":
+			err = d.object(func(k []byte) error {
+				var err error
+				switch string(k) {
+				case "column_name":
+					tm.ColumnName, err = d.raw()
+				case "combination_of_columns":
+					tm.CombinationOfColumns, err = d.raw()
+				default:
+					err = d.skip()
+				}
+				return err
+			})
+		default:
+			err = d.skip()
+		}
+		if err != nil {
+			return inField(k, err)
+		}
+	}
 }
 
 // excludedConfigKeys are the config fields dbt leaves out of
@@ -510,9 +895,13 @@ func deref(s *string) string {
 // state:modified.relation, and tags and group never count.
 var excludedConfigKeys = map[string]bool{"alias": true, "schema": true, "database": true, "tags": true, "group": true}
 
-func (rd *reader) readNode(key string) error {
+func (rd *reader) readNode(key string, d *decoder) error {
 	var jn jsonNode
-	if err := rd.dec.Decode(&jn); err != nil {
+	read := rd.node
+	if strings.HasPrefix(key, "test.") {
+		read = rd.testNode
+	}
+	if err := read(d, &jn); err != nil {
 		return err
 	}
 	if jn.UniqueID == "" {
@@ -522,7 +911,7 @@ func (rd *reader) readNode(key string) error {
 		jn.ResourceType, _, _ = strings.Cut(jn.UniqueID, ".")
 	}
 	id := rd.intern(jn.UniqueID)
-	deps := rd.internAll(jn.DependsOn.Nodes)
+	deps := jn.DependsOn.Nodes
 	if jn.ResourceType == "test" {
 		if jn.TestMetadata == nil {
 			rd.m.singularTests++
@@ -545,24 +934,24 @@ func (rd *reader) makeTest(id string, jn *jsonNode, deps []string) *Test {
 		UniqueID:  id,
 		Name:      jn.Name,
 		TestName:  jn.TestMetadata.Name,
-		Namespace: deref(jn.TestMetadata.Namespace),
+		Namespace: jn.TestMetadata.Namespace,
 		DependsOn: deps,
 	}
-	t.ColumnName = deref(jn.ColumnName)
-	if t.ColumnName == "" {
-		var s string
-		if json.Unmarshal(jn.TestMetadata.Kwargs.ColumnName, &s) == nil {
+	t.ColumnName = jn.ColumnName
+	if t.ColumnName == "" && len(jn.TestMetadata.ColumnName) > 0 {
+		d := decoder{b: jn.TestMetadata.ColumnName}
+		if s, err := d.str(); err == nil {
 			t.ColumnName = s
 		}
 	}
-	if c := jn.TestMetadata.Kwargs.CombinationOfColumns; len(c) > 0 {
-		var cols strList
-		if json.Unmarshal(c, &cols) == nil {
+	if c := jn.TestMetadata.CombinationOfColumns; len(c) > 0 {
+		d := decoder{b: c}
+		if cols, err := d.strOrList(); err == nil {
 			t.Combination = cols
 		}
 	}
-	if jn.AttachedNode != nil {
-		t.AttachedNode = rd.intern(*jn.AttachedNode)
+	if jn.AttachedNode != "" {
+		t.AttachedNode = jn.AttachedNode
 	} else {
 		// Before schema v9 tests do not say which node they are written
 		// on: it is the first model, seed or snapshot they depend on
@@ -585,28 +974,27 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 		ResourceType: jn.ResourceType,
 		PackageName:  jn.PackageName,
 		Path:         jn.OriginalFilePath,
-		Database:     deref(jn.Database),
-		Schema:       deref(jn.Schema),
-		Alias:        deref(jn.Alias),
-		RelationName: deref(jn.RelationName),
+		Database:     jn.Database,
+		Schema:       jn.Schema,
+		Alias:        jn.Alias,
+		RelationName: jn.RelationName,
 		Materialized: jn.Config.Materialized,
 		Language:     jn.Language,
 		Tags:         jn.Tags,
 		Description:  jn.Description,
 		DependsOn:    deps,
-		Macros:       rd.internAll(jn.DependsOn.Macros),
+		Macros:       jn.DependsOn.Macros,
 		meta:         nonEmptyObject(jn.Meta),
 		configMeta:   nonEmptyObject(jn.Config.Meta),
 		uniqueKey:    nonNull(jn.Config.UniqueKey),
-		fqn:          strings.Join(jn.FQN, "\x00"),
+		fqn:          jn.FQN,
 		access:       jn.Access,
 	}
 	if n.Alias == "" {
 		n.Alias = n.Name
 	}
-	if len(jn.Config.Quoting) > 0 {
-		_ = json.Unmarshal(jn.Config.Quoting, &n.quoting)
-	}
+	q := smallObject(jn.Config.Quoting)
+	n.quoting = nodeQuoting{Database: q.boolPtr("database"), Schema: q.boolPtr("schema"), Identifier: q.boolPtr("identifier")}
 	n.Version = scalarString(jn.Version)
 	n.latestVersion = scalarString(jn.LatestVersion)
 	n.deprecationDate = scalarString(jn.DeprecationDate)
@@ -616,50 +1004,34 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 	}
 
 	// Body: the SQL (or Python) as written; for seeds, the file checksum.
-	n.checksumName, n.checksum = jn.Checksum.Name, jn.Checksum.Checksum
+	n.checksumName, n.checksum = jn.ChecksumName, jn.Checksum
 	if n.ResourceType == "seed" {
-		n.body = digestOf(jn.Checksum.Name, jn.Checksum.Checksum)
+		n.body = digestOf(jn.ChecksumName, jn.Checksum)
 	} else {
-		code := jn.RawCode
-		if code == nil {
-			code = jn.RawSQL
-		}
-		n.body = digestOf(deref(code))
+		n.body = jn.Body
 	}
 
-	cfg, err := configDigest(jn.UnrenderedConfig, excludedConfigKeys)
+	cfg, err := configDigest(jn.UnrenderedConfig, excludedConfigKeys, &n.dbRepr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: unrendered_config: %v", ErrInvalid, err)
+		return nil, inField([]byte("unrendered_config"), err)
 	}
 	n.config = cfg
-	if err := rd.readRelationConfig(n, jn.UnrenderedConfig); err != nil {
-		return nil, err
-	}
-
-	var pd struct {
-		Relation any `json:"relation"`
-		Columns  any `json:"columns"`
-	}
-	if len(jn.Config.PersistDocs) > 0 && json.Unmarshal(jn.Config.PersistDocs, &pd) == nil {
-		n.persistRelation, n.persistColumns = truthy(pd.Relation), truthy(pd.Columns)
-	}
+	pd := smallObject(jn.Config.PersistDocs)
+	n.persistRelation, n.persistColumns = pd.truthy("relation"), pd.truthy("columns")
 	n.descDigest = digestOf(jn.Description)
 	colDesc := make([]string, 0, 2*len(jn.Columns))
 	for _, c := range jn.Columns {
-		colDesc = append(colDesc, c.Name, c.Description)
+		colDesc = append(colDesc, c.Name, string(c.Description[:]))
 	}
 	n.colDescDigest = digestOfSortedPairs(colDesc)
 
 	// Contract: the node's contract (v9 and later); older manifests have
 	// none, which reads as not enforced.
-	var contract struct {
-		Enforced bool    `json:"enforced"`
-		Checksum *string `json:"checksum"`
-	}
-	if len(jn.Contract) > 0 && json.Unmarshal(jn.Contract, &contract) == nil {
-		n.contractEnforced, n.contractChecksum = contract.Enforced, deref(contract.Checksum)
-	} else if len(jn.Config.Contract) > 0 && json.Unmarshal(jn.Config.Contract, &contract) == nil {
-		n.contractEnforced = contract.Enforced
+	if c := smallObject(jn.Contract); c != nil {
+		n.contractEnforced = c.truthy("enforced")
+		n.contractChecksum = c.str("checksum")
+	} else {
+		n.contractEnforced = smallObject(jn.Config.Contract).truthy("enforced")
 	}
 
 	for _, c := range jn.Constraints {
@@ -669,12 +1041,12 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 	for _, c := range jn.Columns {
 		col := Column{
 			Name:       c.Name,
-			DataType:   deref(c.DataType),
+			DataType:   c.DataType,
 			meta:       nonEmptyObject(c.Meta),
-			configMeta: nonEmptyObject(c.Config.Meta),
+			configMeta: nonEmptyObject(c.ConfigMeta),
 		}
 		col.Tags = append(col.Tags, c.Tags...)
-		for _, t := range c.Config.Tags {
+		for _, t := range c.ConfigTags {
 			if !containsString(col.Tags, t) {
 				col.Tags = append(col.Tags, t)
 			}
@@ -685,42 +1057,6 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 		n.Columns = append(n.Columns, col)
 	}
 	return n, nil
-}
-
-// readRelationConfig keeps the unrendered database, schema and alias: what
-// state:modified.relation compares (not the rendered names, which differ
-// between production and a CI schema).
-func (rd *reader) readRelationConfig(n *Node, raw json.RawMessage) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	entries, err := objectEntries(raw)
-	if err != nil {
-		return fmt.Errorf("%w: unrendered_config: %v", ErrInvalid, err)
-	}
-	for _, e := range entries {
-		i := -1
-		switch e.key {
-		case "database":
-			i = 0
-		case "schema":
-			i = 1
-		case "alias":
-			i = 2
-		}
-		if i < 0 {
-			continue
-		}
-		c, err := canonicalJSON(e.value)
-		if err != nil {
-			return fmt.Errorf("%w: unrendered_config.%s: %v", ErrInvalid, e.key, err)
-		}
-		if c == "null" {
-			c = "" // .get(key) is None whether null or missing
-		}
-		n.dbRepr[i] = c
-	}
-	return nil
 }
 
 func digestOfSortedPairs(kv []string) digest {
@@ -751,119 +1087,207 @@ func containsString(ss []string, s string) bool {
 	return false
 }
 
-// truthy follows Python's bool() for JSON values.
-func truthy(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case float64:
-		return t != 0
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
-	case map[string]any:
-		return len(t) > 0
+// smallObj is a parsed small flat object (config.quoting, contract,
+// persist_docs): its members' raw values in document order.
+type smallObj []smallMember
+
+type smallMember struct {
+	key string
+	val []byte
+}
+
+// smallObject parses raw; anything that is not an object gives nil.
+func smallObject(raw []byte) smallObj {
+	d := decoder{b: raw}
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return nil
 	}
-	return false
+	out := smallObj{}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil {
+			return nil
+		}
+		if !more {
+			return out
+		}
+		key := string(k)
+		v, err := d.raw()
+		if err != nil {
+			return nil
+		}
+		out = append(out, smallMember{key, v})
+	}
+}
+
+func (o smallObj) get(key string) []byte {
+	for _, m := range o {
+		if m.key == key {
+			return m.val
+		}
+	}
+	return nil
+}
+
+// truthy follows Python's bool() for the member's JSON value.
+func (o smallObj) truthy(key string) bool {
+	v := o.get(key)
+	switch {
+	case len(v) == 0:
+		return false
+	case v[0] == '"':
+		return len(v) > 2
+	case v[0] == '{' || v[0] == '[':
+		return len(bytes.TrimSpace(v[1:len(v)-1])) > 0
+	}
+	switch string(v) {
+	case "false", "null", "0", "0.0":
+		return false
+	}
+	return true
+}
+
+func (o smallObj) boolPtr(key string) *bool {
+	switch string(o.get(key)) {
+	case "true":
+		t := true
+		return &t
+	case "false":
+		f := false
+		return &f
+	}
+	return nil
+}
+
+func (o smallObj) str(key string) string {
+	v := o.get(key)
+	if len(v) == 0 || v[0] != '"' {
+		return ""
+	}
+	d := decoder{b: v}
+	s, _ := d.str()
+	return s
 }
 
 // scalarString renders a JSON string or number as text ("2" for 2 and
 // "2"); null and absent give "".
-func scalarString(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
+func scalarString(raw []byte) string {
+	d := decoder{b: raw}
+	switch c := d.peek(); {
+	case c == 0 || c == 'n':
 		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	case c == '"':
+		s, _ := d.str()
 		return s
 	}
-	var f float64
-	if json.Unmarshal(raw, &f) == nil {
+	t := bytes.TrimSpace(raw)
+	if f, err := strconv.ParseFloat(string(t), 64); err == nil {
 		return strconv.FormatFloat(f, 'g', -1, 64)
 	}
-	return string(raw)
+	return string(t)
 }
 
-func nonNull(raw json.RawMessage) json.RawMessage {
+// nonNull copies a raw value out of the decoder's buffer unless it is null.
+func nonNull(raw []byte) json.RawMessage {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
-	return raw
+	return bytes.Clone(raw)
 }
 
-func nonEmptyObject(raw json.RawMessage) json.RawMessage {
-	s := strings.TrimSpace(string(raw))
-	if s == "" || s == "null" || s == "{}" {
+// nonEmptyObject copies a raw object out of the decoder's buffer unless it
+// is empty.
+func nonEmptyObject(raw []byte) json.RawMessage {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 || string(s) == "null" || string(s) == "{}" {
 		return nil
 	}
-	return raw
-}
-
-type jsonSource struct {
-	UniqueID           string          `json:"unique_id"`
-	Name               string          `json:"name"`
-	SourceName         string          `json:"source_name"`
-	Database           *string         `json:"database"`
-	Schema             *string         `json:"schema"`
-	Identifier         *string         `json:"identifier"`
-	RelationName       *string         `json:"relation_name"`
-	Description        string          `json:"description"`
-	Tags               strList         `json:"tags"`
-	Meta               json.RawMessage `json:"meta"`
-	FQN                []string        `json:"fqn"`
-	UnrenderedConfig   json.RawMessage `json:"unrendered_config"`
-	Quoting            json.RawMessage `json:"quoting"`
-	Freshness          json.RawMessage `json:"freshness"`
-	LoadedAtField      json.RawMessage `json:"loaded_at_field"`
-	LoadedAtQuery      json.RawMessage `json:"loaded_at_query"`
-	External           json.RawMessage `json:"external"`
-	UnrenderedDatabase *string         `json:"unrendered_database"`
-	UnrenderedSchema   *string         `json:"unrendered_schema"`
+	return bytes.Clone(raw)
 }
 
 // sourceExcludedKeys: a source's tags and meta are not changes (dbt's
 // source comparison ignores them).
 var sourceExcludedKeys = map[string]bool{"tags": true, "meta": true}
 
-func (rd *reader) readSource(key string) error {
-	var js jsonSource
-	if err := rd.dec.Decode(&js); err != nil {
+func (rd *reader) readSource(key string, d *decoder) error {
+	s := &Source{}
+	var fqn []string
+	var cfg, quoting, freshness, loadedAtField, loadedAtQuery, external, meta []byte
+	var unDB, unSchema string
+	hasUnrendered := false
+	err := d.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "unique_id":
+			s.UniqueID, err = d.str()
+		case "name":
+			s.Name, err = d.str()
+		case "source_name":
+			s.SourceName, err = d.str()
+		case "database":
+			s.Database, err = d.str()
+		case "schema":
+			s.Schema, err = d.str()
+		case "identifier":
+			s.Identifier, err = d.str()
+		case "relation_name":
+			s.RelationName, err = d.str()
+		case "description":
+			s.Description, err = d.str()
+		case "tags":
+			s.Tags, err = d.strOrList()
+		case "meta":
+			meta, err = d.raw()
+		case "fqn":
+			fqn, err = d.strList()
+		case "unrendered_config":
+			cfg, err = d.raw()
+		case "quoting":
+			quoting, err = d.raw()
+		case "freshness":
+			freshness, err = d.raw()
+		case "loaded_at_field":
+			loadedAtField, err = d.raw()
+		case "loaded_at_query":
+			loadedAtQuery, err = d.raw()
+		case "external":
+			external, err = d.raw()
+		case "unrendered_database":
+			hasUnrendered = true
+			unDB, err = d.str()
+		case "unrendered_schema":
+			hasUnrendered = true
+			unSchema, err = d.str()
+		default:
+			err = d.skip()
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if js.UniqueID == "" {
-		js.UniqueID = key
+	if s.UniqueID == "" {
+		s.UniqueID = key
 	}
-	s := &Source{
-		UniqueID:     rd.intern(js.UniqueID),
-		Name:         js.Name,
-		SourceName:   js.SourceName,
-		Database:     deref(js.Database),
-		Schema:       deref(js.Schema),
-		Identifier:   deref(js.Identifier),
-		RelationName: deref(js.RelationName),
-		Description:  js.Description,
-		Tags:         js.Tags,
-		meta:         nonEmptyObject(js.Meta),
-	}
+	s.UniqueID = rd.intern(s.UniqueID)
+	s.meta = nonEmptyObject(meta)
 	if s.Identifier == "" {
 		s.Identifier = s.Name
 	}
-	cfg, err := configDigest(js.UnrenderedConfig, sourceExcludedKeys)
+	cd, err := configDigest(cfg, sourceExcludedKeys, nil)
 	if err != nil {
 		return fmt.Errorf("%w: unrendered_config: %v", ErrInvalid, err)
 	}
 	// The source's relation: with dbt 1.9 and later, the unrendered
 	// database and schema (so a target-dependent name is not a change);
 	// before, the rendered ones, as dbt compares them.
-	db, schema := deref(js.Database), deref(js.Schema)
-	if js.UnrenderedDatabase != nil || js.UnrenderedSchema != nil {
-		db, schema = "u:"+deref(js.UnrenderedDatabase), "u:"+deref(js.UnrenderedSchema)
+	db, schema := s.Database, s.Schema
+	if hasUnrendered {
+		db, schema = "u:"+unDB, "u:"+unSchema
 	}
-	parts := []string{db, schema, s.Identifier, strings.Join(js.FQN, "\x00"), string(cfg[:])}
-	for _, raw := range []json.RawMessage{js.Quoting, js.Freshness, js.LoadedAtField, js.LoadedAtQuery, js.External} {
+	parts := []string{db, schema, s.Identifier, strings.Join(fqn, "\x00"), string(cd[:])}
+	for _, raw := range [][]byte{quoting, freshness, loadedAtField, loadedAtQuery, external} {
 		c, err := canonicalJSON(raw)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -875,92 +1299,138 @@ func (rd *reader) readSource(key string) error {
 	return nil
 }
 
-type jsonMacro struct {
-	UniqueID  string `json:"unique_id"`
-	MacroSQL  string `json:"macro_sql"`
-	DependsOn struct {
-		Macros []string `json:"macros"`
-	} `json:"depends_on"`
-}
-
-func (rd *reader) readMacro(key string) error {
-	var jm jsonMacro
-	if err := rd.dec.Decode(&jm); err != nil {
+func (rd *reader) readMacro(key string, d *decoder) error {
+	id := key
+	var sql digest
+	var deps []string
+	err := d.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "unique_id":
+			id, err = d.str()
+		case "macro_sql":
+			var b []byte
+			b, err = d.strBytes()
+			sql = digestOfBytes(b)
+		case "depends_on":
+			var dep jsonDependsOn
+			err = rd.dependsOn(d, &dep)
+			deps = dep.Macros
+		default:
+			err = d.skip()
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if jm.UniqueID == "" {
-		jm.UniqueID = key
-	}
-	rd.m.macros[rd.intern(jm.UniqueID)] = &macro{sql: digestOf(jm.MacroSQL), dependsOn: rd.internAll(jm.DependsOn.Macros)}
+	rd.m.macros[rd.intern(id)] = &macro{sql: sql, dependsOn: deps}
 	return nil
 }
 
-type jsonExposure struct {
-	UniqueID string `json:"unique_id"`
-	Name     string `json:"name"`
-	Label    string `json:"label"`
-	Type     string `json:"type"`
-	URL      string `json:"url"`
-	Owner    struct {
-		Name  string `json:"name"`
-		Email string `json:"email"`
-	} `json:"owner"`
-	DependsOn jsonDependsOn `json:"depends_on"`
-}
-
-func (rd *reader) readExposure(key string) error {
-	var je jsonExposure
-	if err := rd.dec.Decode(&je); err != nil {
+func (rd *reader) readExposure(key string, d *decoder) error {
+	e := &Exposure{}
+	err := d.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "unique_id":
+			e.UniqueID, err = d.str()
+		case "name":
+			e.Name, err = d.str()
+		case "label":
+			e.Label, err = d.str()
+		case "type":
+			e.Type, err = d.str()
+		case "url":
+			e.URL, err = d.str()
+		case "owner":
+			err = d.object(func(k []byte) error {
+				var err error
+				switch string(k) {
+				case "name":
+					e.OwnerName, err = d.str()
+				case "email":
+					// dbt 1.9 allows a list of emails.
+					if d.peek() == '[' {
+						var l []string
+						l, err = d.strList()
+						e.OwnerEmail = strings.Join(l, ", ")
+					} else {
+						e.OwnerEmail, err = d.str()
+					}
+				default:
+					err = d.skip()
+				}
+				return err
+			})
+		case "depends_on":
+			var dep jsonDependsOn
+			err = rd.dependsOn(d, &dep)
+			e.DependsOn = dep.Nodes
+		default:
+			err = d.skip()
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if je.UniqueID == "" {
-		je.UniqueID = key
+	if e.UniqueID == "" {
+		e.UniqueID = key
 	}
-	rd.m.exposures[rd.intern(je.UniqueID)] = &Exposure{
-		UniqueID:   rd.intern(je.UniqueID),
-		Name:       je.Name,
-		Label:      je.Label,
-		Type:       je.Type,
-		URL:        je.URL,
-		OwnerName:  je.Owner.Name,
-		OwnerEmail: je.Owner.Email,
-		DependsOn:  rd.internAll(je.DependsOn.Nodes),
-	}
+	e.UniqueID = rd.intern(e.UniqueID)
+	rd.m.exposures[e.UniqueID] = e
 	return nil
 }
 
-type jsonOther struct {
-	UniqueID     string        `json:"unique_id"`
-	Name         string        `json:"name"`
-	ResourceType string        `json:"resource_type"`
-	DependsOn    jsonDependsOn `json:"depends_on"`
-}
-
-func (rd *reader) readOther(key string) error {
-	var jo jsonOther
-	if err := rd.dec.Decode(&jo); err != nil {
+func (rd *reader) readOther(key string, d *decoder) error {
+	o := &otherNode{}
+	id := ""
+	err := d.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "unique_id":
+			id, err = d.str()
+		case "name":
+			o.name, err = d.str()
+		case "resource_type":
+			o.resourceType, err = d.str()
+		case "depends_on":
+			var dep jsonDependsOn
+			err = rd.dependsOn(d, &dep)
+			o.dependsOn = dep.Nodes
+		default:
+			err = d.skip()
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if jo.UniqueID == "" {
-		jo.UniqueID = key
+	if id == "" {
+		id = key
 	}
-	if jo.ResourceType == "" {
-		jo.ResourceType, _, _ = strings.Cut(jo.UniqueID, ".")
+	if o.resourceType == "" {
+		o.resourceType, _, _ = strings.Cut(id, ".")
 	}
-	rd.m.others[rd.intern(jo.UniqueID)] = &otherNode{resourceType: jo.ResourceType, name: jo.Name, dependsOn: rd.internAll(jo.DependsOn.Nodes)}
+	rd.m.others[rd.intern(id)] = o
 	return nil
 }
 
-func (rd *reader) readDisabled(key string) error {
-	var versions []struct {
-		ResourceType string `json:"resource_type"`
-	}
-	if err := rd.dec.Decode(&versions); err != nil {
-		return err
-	}
+func (rd *reader) readDisabled(key string, d *decoder) error {
 	rt := ""
-	if len(versions) > 0 {
-		rt = versions[0].ResourceType
+	err := d.array(func() error {
+		return d.object(func(k []byte) error {
+			if string(k) == "resource_type" && rt == "" {
+				var err error
+				rt, err = d.str()
+				return err
+			}
+			return d.skip()
+		})
+	})
+	if err != nil {
+		return err
 	}
 	if rt == "" {
 		rt, _, _ = strings.Cut(key, ".")
@@ -969,19 +1439,12 @@ func (rd *reader) readDisabled(key string) error {
 	return nil
 }
 
-func (rd *reader) readChildMap() error {
-	var cm map[string][]string
-	if err := rd.dec.Decode(&cm); err != nil {
+func (rd *reader) readChildren(key string, d *decoder) error {
+	ids, err := rd.ids(d)
+	if err != nil {
 		return err
 	}
-	if cm == nil {
-		return nil
-	}
-	rd.hasChildMap = true
-	rd.childMap = make(map[string][]string, len(cm))
-	for k, v := range cm {
-		rd.childMap[rd.intern(k)] = rd.internAll(v)
-	}
+	rd.childMap[rd.intern(key)] = ids
 	return nil
 }
 
