@@ -2,10 +2,51 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+
+	"github.com/diffgate/diffgate/shared/service"
 )
 
+// builders are every component `diffgate serve` runs, in one list.
+func builders() []service.Builder {
+	return []service.Builder{}
+}
+
+func buildAll(ctx context.Context, env *service.Env) ([]service.Component, error) {
+	var all []service.Component
+	for _, b := range builders() {
+		cs, err := b(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, cs...)
+	}
+	return all, nil
+}
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("not built yet")
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", os.Getenv("DIFFGATE_CONFIG"), "path to diffgate.yaml (env DIFFGATE_CONFIG); without one, diffgate starts with an embedded NATS and no integrations")
+	listen := fs.String("listen", "", "address to listen on, overriding server.listen")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg, err := service.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	return service.Run(ctx, service.Options{
+		Name:      "serve",
+		Config:    cfg,
+		Embedded:  true,
+		Build:     buildAll,
+		LogOutput: stderr,
+	})
 }
