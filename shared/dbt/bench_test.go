@@ -31,7 +31,7 @@ func BenchmarkImpact10k(b *testing.B) { benchmarkImpact(b, 10000) }
 
 // benchFormat changes when the generator changes, so stale caches are not
 // reused.
-const benchFormat = "v1"
+const benchFormat = "v2"
 
 func benchManifests(b *testing.B, models int) (prodPath, prPath string) {
 	b.Helper()

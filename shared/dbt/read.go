@@ -202,6 +202,9 @@ func (rd *reader) read() error {
 		return err
 	}
 	if c != '{' {
+		if kindOf(c) == "non-JSON text" {
+			return fmt.Errorf("%w: it starts with %q, not JSON (an error page instead of the file?)", ErrInvalid, c)
+		}
 		return fmt.Errorf("%w: it is a JSON %s, expected an object with \"metadata\" and \"nodes\"", ErrInvalid, kindOf(c))
 	}
 	rd.s.pos++

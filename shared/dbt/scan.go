@@ -344,8 +344,10 @@ func kindOf(c byte) string {
 		return "null"
 	case 0:
 		return "nothing"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return "number"
 	}
-	return "number"
+	return "non-JSON text"
 }
 
 // null consumes a null and reports whether there was one.

@@ -3,6 +3,7 @@ package dbtgen
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -177,19 +178,27 @@ func Generate(cfg Config) (*Manifest, Changes) {
 				changes.Removed = append(changes.Removed, id)
 			}
 		}
+		slices.Sort(changes.Removed)
 	}
 	var tests []*Node
 	for _, n := range models {
+		// Tests are drawn for removed models too, so both sides draw the
+		// same random numbers for everything after.
+		ts := genTests(rng, n, p, ids)
 		if removed[n.ID(p)] {
 			continue
 		}
 		m.Nodes = append(m.Nodes, n)
-		tests = append(tests, genTests(rng, n, p, ids)...)
+		tests = append(tests, ts...)
 	}
 	if cfg.PR {
 		for i := range 5 {
+			parent := ids[chg.IntN(len(ids))]
+			for removed[parent] {
+				parent = ids[chg.IntN(len(ids))]
+			}
 			n := &Node{ResourceType: "model", Name: fmt.Sprintf("new_model_%d", i), Materialized: "table",
-				Parents: []string{ids[chg.IntN(len(ids))]}}
+				Parents: []string{parent}}
 			n.Columns = genColumns(chg, n.Name, 6)
 			n.RawCode = genSQL(chg, n, p)
 			n.Config = map[string]any{"materialized": "table"}
