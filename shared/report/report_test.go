@@ -1,4 +1,4 @@
-package report
+package report_test
 
 import (
 	"flag"
@@ -12,20 +12,22 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/report"
+	"github.com/diffgate/diffgate/shared/report/reporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-func build(t *testing.T, in Input) *Report {
+func build(t *testing.T, in report.Input) *report.Report {
 	t.Helper()
-	r, err := Build(in)
+	r, err := report.Build(in)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
 	return r
 }
 
-func modelURL(r *Report) func(string) string {
+func modelURL(r *report.Report) func(string) string {
 	return func(id string) string {
 		return "https://diffgate.example.com/details/" + r.RunID + "/models/" + id + "?t=TOKEN"
 	}
@@ -55,34 +57,34 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func renderAll(r *Report, flavor Flavor) string {
+func renderAll(r *report.Report, flavor report.Flavor) string {
 	var b strings.Builder
-	opt := Options{Flavor: flavor, ModelURL: modelURL(r)}
+	opt := report.Options{Flavor: flavor, ModelURL: modelURL(r)}
 	b.WriteString("== conclusion ==\n" + string(r.Conclusion) + "\n")
 	b.WriteString("== title ==\n" + r.Title + "\n")
 	b.WriteString("== summary ==\n" + r.Summary + "\n")
-	b.WriteString("== description ==\n" + Description(r, 0) + "\n")
-	b.WriteString("== comment ==\n" + Markdown(r, opt))
-	b.WriteString("== check summary ==\n" + CheckSummary(r, opt))
+	b.WriteString("== description ==\n" + report.Description(r, 0) + "\n")
+	b.WriteString("== comment ==\n" + report.Markdown(r, opt))
+	b.WriteString("== check summary ==\n" + report.CheckSummary(r, opt))
 	return b.String()
 }
 
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		in     Input
-		flavor Flavor
+		in     report.Input
+		flavor report.Flavor
 	}{
-		{"clean", cleanInput(), FlavorGitHub},
-		{"diffs", diffsInput(ghRun()), FlavorGitHub},
-		{"pk_failure", pkFailureInput(), FlavorGitHub},
-		{"dbt_cloud_failure", ciFailureInput(), FlavorGitHub},
-		{"skipped", skippedInput(), FlavorGitHub},
-		{"cancelled", Input{Run: ghRun(), Integration: "analytics", Cancelled: &events.RunCancelled{
-			Run: ghRun(), Reason: events.CancelSuperseded, By: "0badc0ffee0badc0ffee0badc0ffee0badc0ffee"}}, FlavorGitHub},
-		{"gitlab_diffs", diffsInput(glRun()), FlavorGitLab},
-		{"models_500", bigInput(), FlavorGitHub},
-		{"hostile", hostileInput(), FlavorGitHub},
+		{"clean", reporttest.Clean(), report.FlavorGitHub},
+		{"diffs", reporttest.Diffs(reporttest.GitHubRun()), report.FlavorGitHub},
+		{"pk_failure", reporttest.PKFailure(), report.FlavorGitHub},
+		{"dbt_cloud_failure", reporttest.CIFailure(), report.FlavorGitHub},
+		{"skipped", reporttest.Skipped(), report.FlavorGitHub},
+		{"cancelled", report.Input{Run: reporttest.GitHubRun(), Integration: "analytics", Cancelled: &events.RunCancelled{
+			Run: reporttest.GitHubRun(), Reason: events.CancelSuperseded, By: "0badc0ffee0badc0ffee0badc0ffee0badc0ffee"}}, report.FlavorGitHub},
+		{"gitlab_diffs", reporttest.Diffs(reporttest.GitLabRun()), report.FlavorGitLab},
+		{"models_500", reporttest.Big(500), report.FlavorGitHub},
+		{"hostile", reporttest.Hostile(), report.FlavorGitHub},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := build(t, tc.in)
@@ -93,26 +95,26 @@ func TestGolden(t *testing.T) {
 }
 
 func TestMarkdownStaysUnderTheLimit(t *testing.T) {
-	r := build(t, bigInput())
+	r := build(t, reporttest.Big(500))
 	r.DetailsURL = "https://diffgate.example.com/details/" + r.RunID + "?t=TOKEN"
 	for _, tc := range []struct {
 		name  string
-		opt   Options
+		opt   report.Options
 		limit int
 	}{
-		{"github default", Options{Flavor: FlavorGitHub, ModelURL: modelURL(r)}, MaxGitHubComment},
-		{"gitlab default", Options{Flavor: FlavorGitLab, ModelURL: modelURL(r)}, DefaultCommentLimit},
-		{"gitlab asks for more than GitHub", Options{Flavor: FlavorGitLab, MaxLen: 200_000}, 200_000},
-		{"github cannot exceed its limit", Options{Flavor: FlavorGitHub, MaxLen: 200_000}, MaxGitHubComment},
-		{"tight", Options{MaxLen: 8_000, ModelURL: modelURL(r)}, 8_000},
-		{"tiny", Options{MaxLen: 600}, 600},
+		{"github default", report.Options{Flavor: report.FlavorGitHub, ModelURL: modelURL(r)}, report.MaxGitHubComment},
+		{"gitlab default", report.Options{Flavor: report.FlavorGitLab, ModelURL: modelURL(r)}, report.DefaultCommentLimit},
+		{"gitlab asks for more than GitHub", report.Options{Flavor: report.FlavorGitLab, MaxLen: 200_000}, 200_000},
+		{"github cannot exceed its limit", report.Options{Flavor: report.FlavorGitHub, MaxLen: 200_000}, report.MaxGitHubComment},
+		{"tight", report.Options{MaxLen: 8_000, ModelURL: modelURL(r)}, 8_000},
+		{"tiny", report.Options{MaxLen: 600}, 600},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			md := Markdown(r, tc.opt)
+			md := report.Markdown(r, tc.opt)
 			if len(md) > tc.limit {
 				t.Fatalf("comment is %d bytes, over the limit of %d", len(md), tc.limit)
 			}
-			if !strings.HasPrefix(md, StickyMarker+"\n") {
+			if !strings.HasPrefix(md, report.StickyMarker+"\n") {
 				t.Errorf("comment does not start with the sticky marker: %.80q", md)
 			}
 			if tc.limit >= 8_000 && !strings.Contains(md, "details page") {
@@ -124,15 +126,15 @@ func TestMarkdownStaysUnderTheLimit(t *testing.T) {
 			if tc.limit >= 8_000 && strings.Count(md, "<details") != strings.Count(md, "</details>") {
 				t.Errorf("unbalanced <details> in the folded comment")
 			}
-			cs := CheckSummary(r, tc.opt)
-			if len(cs) > min(tc.limit, MaxCheckSummary) {
+			cs := report.CheckSummary(r, tc.opt)
+			if len(cs) > min(tc.limit, report.MaxCheckSummary) {
 				t.Errorf("check summary is %d bytes, over %d", len(cs), tc.limit)
 			}
 		})
 	}
 	// The 500-model comment still names the first models with their
 	// figures, and says how many more the details page has.
-	md := Markdown(r, Options{})
+	md := report.Markdown(r, report.Options{})
 	if !strings.Contains(md, "int\\_marketing\\_attribution\\_touchpoints\\_by\\_channel\\_001") {
 		t.Errorf("the first models are not listed")
 	}
@@ -145,10 +147,10 @@ func TestMarkdownStaysUnderTheLimit(t *testing.T) {
 // marker, tables with a constant number of cells, no raw HTML from the
 // data.
 func TestMarkdownEscapesUserText(t *testing.T) {
-	r := build(t, hostileInput())
-	for _, flavor := range []Flavor{FlavorGitHub, FlavorGitLab} {
-		md := Markdown(r, Options{Flavor: flavor, ModelURL: modelURL(r)})
-		if n := strings.Count(md, StickyMarker); n != 1 {
+	r := build(t, reporttest.Hostile())
+	for _, flavor := range []report.Flavor{report.FlavorGitHub, report.FlavorGitLab} {
+		md := report.Markdown(r, report.Options{Flavor: flavor, ModelURL: modelURL(r)})
+		if n := strings.Count(md, report.StickyMarker); n != 1 {
 			t.Errorf("%s: the marker appears %d times, want 1", flavor, n)
 		}
 		for _, bad := range []string{"<script>", "<b>", "y`z", "**b**", "@team"} {
@@ -167,7 +169,7 @@ func TestMarkdownEscapesUserText(t *testing.T) {
 	}
 }
 
-// checkTables fails when a Markdown table row has a different number of
+// checkTables fails when a report.Markdown table row has a different number of
 // unescaped cell separators than its header.
 func checkTables(t *testing.T, md string) {
 	t.Helper()
@@ -206,45 +208,45 @@ func TestCommitURL(t *testing.T) {
 		run  events.Run
 		want string
 	}{
-		{ghRun(), "https://github.com/acme/analytics/commit/abc"},
-		{glRun(), "https://gitlab.com/acme/data/analytics/-/commit/abc"},
+		{reporttest.GitHubRun(), "https://github.com/acme/analytics/commit/abc"},
+		{reporttest.GitLabRun(), "https://gitlab.com/acme/data/analytics/-/commit/abc"},
 		{events.Run{URL: "https://ghe.example.com/acme/analytics/pull/4"}, "https://ghe.example.com/acme/analytics/commit/abc"},
 		{events.Run{}, ""},
 	} {
-		if got := CommitURL(tc.run, "abc"); got != tc.want {
+		if got := report.CommitURL(tc.run, "abc"); got != tc.want {
 			t.Errorf("CommitURL(%q) = %q, want %q", tc.run.URL, got, tc.want)
 		}
 	}
 }
 
 func TestDecodeRoundTrip(t *testing.T) {
-	r := build(t, diffsInput(ghRun()))
+	r := build(t, reporttest.Diffs(reporttest.GitHubRun()))
 	b, err := r.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := Decode(b)
+	back, err := report.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(r, back); diff != "" {
 		t.Errorf("round trip changed the report (-want +got):\n%s", diff)
 	}
-	if _, err := Decode([]byte(`{"version": 99, "run_id": "r1"}`)); err == nil {
+	if _, err := report.Decode([]byte(`{"version": 99, "run_id": "r1"}`)); err == nil {
 		t.Errorf("a report from a newer version decoded without error")
 	}
-	if _, err := Decode([]byte(`{"version": 1}`)); err == nil {
+	if _, err := report.Decode([]byte(`{"version": 1}`)); err == nil {
 		t.Errorf("a report without run_id decoded without error")
 	}
 }
 
 func TestDescriptionFitsGitLab(t *testing.T) {
-	for _, in := range []Input{bigInput(), pkFailureInput(), ciFailureInput(), hostileInput()} {
+	for _, in := range []report.Input{reporttest.Big(500), reporttest.PKFailure(), reporttest.CIFailure(), reporttest.Hostile()} {
 		r := build(t, in)
-		if d := Description(r, 0); utf8.RuneCountInString(d) > 255 {
+		if d := report.Description(r, 0); utf8.RuneCountInString(d) > 255 {
 			t.Errorf("description is %d characters: %q", utf8.RuneCountInString(d), d)
 		}
-		if n := utf8.RuneCountInString(r.Summary); n > MaxSummary {
+		if n := utf8.RuneCountInString(r.Summary); n > report.MaxSummary {
 			t.Errorf("summary is %d characters", n)
 		}
 	}
