@@ -28,6 +28,7 @@ type modelView struct {
 	KeyIssues   []string
 
 	HasResult bool
+	Compared  bool // both sides were compared: samples may exist
 	Status    string
 	Rows      []statRow
 	Outcomes  []statRow // rows added, removed, changed, unchanged
@@ -190,10 +191,11 @@ func buildModel(r *report.Report, m *report.Model, full *datadiff.Result, fullGo
 	if res == nil {
 		res = m.Result()
 	}
-	if res == nil {
+	if res == nil || res.Status == datadiff.StatusNotBuilt {
 		return v
 	}
 	v.HasResult = true
+	v.Compared = res.Status == datadiff.StatusDiffed
 	v.Status = string(res.Status)
 	v.Caveats = res.Caveats
 	if res.Duration > 0 {

@@ -22,10 +22,10 @@ const Prefix = "/details/"
 const DefaultLinkTTL = 60 * 24 * time.Hour
 
 // MinSecretLen is the shortest signing secret accepted.
-const MinSecretLen = 32
+const MinSecretLen = 16
 
 // ErrWeakSecret is returned for a signing secret shorter than MinSecretLen.
-var ErrWeakSecret = errors.New("details: the link signing secret must be at least 32 bytes")
+var ErrWeakSecret = errors.New("details: the link signing secret (server.details_secret) must be at least 16 bytes; use 32 random ones")
 
 // tokenPurpose separates these MACs from any other use of the secret.
 const tokenPurpose = "diffgate details link v1"

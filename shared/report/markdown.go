@@ -515,6 +515,9 @@ func (w *writer) modelTables(ms []*Model) {
 		}
 	}
 	if n < len(ms) {
+		if n > 0 {
+			w.b.WriteByte('\n')
+		}
 		w.more(len(ms)-n, "model", "models")
 	}
 	w.b.WriteByte('\n')
