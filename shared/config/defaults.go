@@ -6,7 +6,7 @@ import "time"
 // struct tags, and a test checks that the tags and these agree.
 const (
 	DefaultListen                 = ":8080"
-	DefaultDetailsTTL             = 30 * 24 * time.Hour
+	DefaultDetailsTTL             = 60 * 24 * time.Hour
 	DefaultRetention              = 30 * 24 * time.Hour
 	DefaultStoreDir               = "data/nats"
 	DefaultReplicas               = 1

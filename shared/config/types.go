@@ -27,7 +27,7 @@ type Server struct {
 	Listen        string   `yaml:"listen" doc:"Address to listen on." default:":8080"`
 	PublicURL     string   `yaml:"public_url" doc:"The URL people and webhooks reach this server at; details links start with it." example:"https://diffgate.example.com"`
 	DetailsSecret Secret   `yaml:"details_secret" doc:"Key that signs details-page links (32+ random bytes). When empty a random key is made at start and links stop working on restart." example:"${DIFFGATE_DETAILS_SECRET}"`
-	DetailsTTL    Duration `yaml:"details_ttl" doc:"How long a details link stays valid." default:"30d"`
+	DetailsTTL    Duration `yaml:"details_ttl" doc:"How long a details link stays valid. Longer than retention, so an old link says the report expired instead of not found." default:"60d"`
 	Retention     Duration `yaml:"retention" doc:"How long reports, samples and manifests are kept in the object store." default:"30d"`
 }
 

@@ -48,6 +48,25 @@ type Env struct {
 	// PublicURL is where this server is reached (config, or the listen
 	// address when none is configured).
 	PublicURL string
+
+	mu      sync.Mutex
+	mounted map[string]bool
+}
+
+// MountOnce registers h at pattern unless something already did. Routes
+// that several components serve (the details pages, served by both apps)
+// go through it, so running both apps in one process works.
+func (e *Env) MountOnce(pattern string, h http.Handler) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.mounted == nil {
+		e.mounted = map[string]bool{}
+	}
+	if e.mounted[pattern] {
+		return
+	}
+	e.mounted[pattern] = true
+	e.Mux.Handle(pattern, h)
 }
 
 // Builder makes the components a process runs. It may return none (say,
