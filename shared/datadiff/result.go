@@ -66,6 +66,10 @@ type SideStats struct {
 	DuplicateRows int64 `json:"duplicate_rows"` // rows whose (non-NULL) key appears more than once
 	DistinctKeys  int64 `json:"distinct_keys"`  // distinct non-NULL keys
 	ExclusiveKeys int64 `json:"exclusive_keys"` // distinct non-NULL keys absent from the other side
+	// SetAside counts the rows left out of the match: a NULL key, or a key
+	// duplicated on either side. Rows = SetAside + (Removed or Added) +
+	// Changed + Unchanged.
+	SetAside int64 `json:"set_aside"`
 }
 
 // ColumnStats is the outcome for one compared column.

@@ -1,0 +1,323 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/diffgate/diffgate/shared/datadiff"
+	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
+)
+
+// baseDSN is the server the tests create their databases on.
+func baseDSN() string {
+	if dsn := os.Getenv("DIFFGATE_TEST_POSTGRES"); dsn != "" {
+		return dsn
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// testDB creates a database with a unique name, dropped when the test
+// ends, and returns its DSN and a read-write connection to it.
+func testDB(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	admin, err := sql.Open("pgx", baseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		difftest.SkipOrFail(t, "PostgreSQL not reachable: %v", err)
+	}
+	name := "diffgate_test_" + randHex(6)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	u, err := url.Parse(baseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	rw, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rw.Close() })
+	return u.String(), rw
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func env(t *testing.T, dsn string, rw *sql.DB) *difftest.Env {
+	d := Dialect{}
+	return &difftest.Env{
+		Name:       "postgres",
+		Exec:       func(ctx context.Context, q string) error { _, err := rw.ExecContext(ctx, q); return err },
+		QuoteIdent: d.QuoteIdent,
+		TypeSQL: func(ty difftest.Type) string {
+			switch ty.Base {
+			case "int":
+				return "integer"
+			case "decimal":
+				return fmt.Sprintf("numeric(%d,%d)", ty.P, ty.S)
+			case "double":
+				return "double precision"
+			case "varchar":
+				return fmt.Sprintf("varchar(%d)", ty.P)
+			case "bool":
+				return "boolean"
+			}
+			return ty.Base
+		},
+		Lit: func(v any, _ difftest.Type) string {
+			switch x := v.(type) {
+			case nil:
+				return "NULL"
+			case string:
+				return d.QuoteString(x)
+			case bool:
+				return strings.ToUpper(strconv.FormatBool(x))
+			case float64:
+				return strconv.FormatFloat(x, 'g', -1, 64)
+			}
+			return fmt.Sprint(v)
+		},
+		Rel: func(name string) datadiff.Relation {
+			return datadiff.Relation{Schema: "public", Identifier: name, Quoting: datadiff.Quoting{Schema: true, Identifier: true}}
+		},
+		Source: func(t *testing.T, o datadiff.Options) *datadiff.Source {
+			src, err := Open(t.Context(), dsn, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { src.Close() })
+			return src
+		},
+		Strategies: []datadiff.JoinStrategy{datadiff.JoinFull, datadiff.JoinLeftAnti},
+	}
+}
+
+func TestConformance(t *testing.T) {
+	dsn, rw := testDB(t)
+	difftest.Run(t, env(t, dsn, rw))
+}
+
+func open(t *testing.T, dsn string, o datadiff.Options) *datadiff.Source {
+	t.Helper()
+	src, err := Open(t.Context(), dsn, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func tableSpec(prod, pr string) datadiff.Spec {
+	return datadiff.Spec{
+		Prod: &datadiff.Side{Relation: &datadiff.Relation{Schema: "public", Identifier: prod}},
+		PR:   datadiff.Side{Relation: &datadiff.Relation{Schema: "public", Identifier: pr}},
+		Key:  []string{"id"},
+	}
+}
+
+// activeSleeps counts statements of the test database running pg_sleep.
+func activeSleeps(t *testing.T, admin *sql.DB, db string) int {
+	t.Helper()
+	var n int
+	err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity
+		WHERE datname = $1 AND state = 'active' AND query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()`, db).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCancelStopsQueryOnServer(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a")
+	admin, _ := sql.Open("pgx", baseDSN())
+	defer admin.Close()
+	u, _ := url.Parse(dsn)
+	db := strings.TrimPrefix(u.Path, "/")
+
+	src := open(t, dsn, datadiff.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	spec := tableSpec("a", "b")
+	spec.Filter = "pg_sleep(3600) IS NOT NULL"
+	errc := make(chan error, 1)
+	go func() {
+		_, err := src.Diff(ctx, spec)
+		errc <- err
+	}()
+	poll(t, "the diff's statements to run", func() bool { return activeSleeps(t, admin, db) > 0 })
+	cancel()
+	var err error
+	poll(t, "Diff to return", func() bool {
+		select {
+		case err = <-errc:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(err, datadiff.ErrCancelled) {
+		t.Fatalf("error = %v, want ErrCancelled", err)
+	}
+	poll(t, "the server to stop the statements", func() bool { return activeSleeps(t, admin, db) == 0 })
+}
+
+func TestStatementTimeout(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1)", "CREATE TABLE b AS SELECT * FROM a")
+	src := open(t, dsn, datadiff.Options{QueryTimeout: 200 * time.Millisecond})
+	spec := tableSpec("a", "b")
+	spec.Filter = "pg_sleep(30) IS NOT NULL"
+	_, err := src.Diff(t.Context(), spec)
+	if !errors.Is(err, datadiff.ErrTimeout) {
+		t.Fatalf("error = %v, want ErrTimeout", err)
+	}
+	if datadiff.Code(err) != datadiff.CodeTimeout || !strings.Contains(err.Error(), "query timeout") {
+		t.Errorf("error %q (code %s) does not say it timed out", err, datadiff.Code(err))
+	}
+}
+
+func TestFilterWithSideEffectsChangesNothing(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw,
+		"CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a",
+		"CREATE TABLE audit (n int)",
+		"CREATE SEQUENCE seq",
+		`CREATE FUNCTION bump() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (1); RETURN true; END $$`,
+		`CREATE FUNCTION wipe() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN DROP TABLE b; RETURN true; END $$`,
+	)
+	src := open(t, dsn, datadiff.Options{})
+	for _, f := range []string{"bump()", "nextval('seq') > 0", "wipe()", "1=1; DROP TABLE b", "id IN (SELECT 1) OR (SELECT wipe())"} {
+		t.Run(f, func(t *testing.T) {
+			spec := tableSpec("a", "b")
+			spec.Filter = f
+			_, err := src.Diff(t.Context(), spec)
+			if !errors.Is(err, datadiff.ErrBadFilter) {
+				t.Fatalf("error = %v, want ErrBadFilter", err)
+			}
+		})
+	}
+	var audit, rows int
+	var called bool
+	if err := rw.QueryRow("SELECT (SELECT count(*) FROM audit), (SELECT count(*) FROM b), (SELECT is_called FROM seq)").Scan(&audit, &rows, &called); err != nil {
+		t.Fatal(err)
+	}
+	if audit != 0 || rows != 2 || called {
+		t.Errorf("after hostile filters: audit rows %d, b rows %d, sequence called %v; want 0, 2, false", audit, rows, called)
+	}
+}
+
+func TestPermissionDenied(t *testing.T) {
+	dsn, rw := testDB(t)
+	role := "diffgate_test_role_" + randHex(4)
+	mustExec(t, rw, "CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1)", "CREATE TABLE b AS SELECT * FROM a",
+		"CREATE ROLE "+role+" LOGIN")
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", baseDSN())
+		if err == nil {
+			_, _ = admin.Exec("DROP ROLE IF EXISTS " + role)
+			admin.Close()
+		}
+	})
+	mustExec(t, rw, "GRANT SELECT ON a TO "+role)
+	u, _ := url.Parse(dsn)
+	u.User = url.User(role)
+	src := open(t, u.String(), datadiff.Options{})
+	_, err := src.Diff(t.Context(), tableSpec("a", "b"))
+	if !errors.Is(err, datadiff.ErrPermissionDenied) {
+		t.Fatalf("error = %v, want ErrPermissionDenied", err)
+	}
+	var de *datadiff.Error
+	if !errors.As(err, &de) || de.Side != "PR" || de.Relation != "public.b" {
+		t.Errorf("error does not name the PR relation public.b: %#v", de)
+	}
+	// Dropping the role needs its privileges gone first.
+	mustExec(t, rw, "REVOKE ALL ON a FROM "+role)
+}
+
+func TestUnquotedNamesFoldToLowerCase(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE SCHEMA analytics", "CREATE TABLE analytics.orders (id int, v int)", "INSERT INTO analytics.orders VALUES (1, 1)",
+		`CREATE TABLE analytics."Orders" (id int, v int)`, `INSERT INTO analytics."Orders" VALUES (1, 2)`)
+	src := open(t, dsn, datadiff.Options{})
+	unquoted := datadiff.Relation{Schema: "ANALYTICS", Identifier: "ORDERS"}
+	quoted := datadiff.Relation{Schema: "analytics", Identifier: "Orders", Quoting: datadiff.Quoting{Identifier: true}}
+	res, err := src.Diff(t.Context(), datadiff.Spec{Prod: &datadiff.Side{Relation: &unquoted}, PR: datadiff.Side{Relation: &quoted}, Key: []string{"ID"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed != 1 || res.Columns[0].Mismatches != 1 {
+		t.Errorf("changed %d, want 1 (orders vs \"Orders\")", res.Changed)
+	}
+	wrongCase := datadiff.Relation{Schema: "analytics", Identifier: "ORDERS", Quoting: datadiff.Quoting{Identifier: true}}
+	res, err = src.Diff(t.Context(), datadiff.Spec{Prod: &datadiff.Side{Relation: &unquoted}, PR: datadiff.Side{Relation: &wrongCase}, Key: []string{"id"}})
+	if err != nil || res.Status != datadiff.StatusNotBuilt {
+		t.Errorf("quoted \"ORDERS\": status %v, err %v; want not built", res.Status, err)
+	}
+}
+
+func TestTimeTravelUnsupported(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id int)", "CREATE TABLE b (id int)")
+	src := open(t, dsn, datadiff.Options{})
+	spec := tableSpec("a", "b")
+	spec.Prod.TimeTravel = "2024-01-01"
+	_, err := src.Diff(t.Context(), spec)
+	if !errors.Is(err, datadiff.ErrUnsupported) {
+		t.Fatalf("error = %v, want ErrUnsupported", err)
+	}
+}
+
+func TestOpenBadDSNHidesPassword(t *testing.T) {
+	_, err := Open(t.Context(), "postgres://u:s3cret-pw@127.0.0.1:1/x?connect_timeout=1&sslmode=disable", datadiff.Options{})
+	if err == nil {
+		t.Fatal("no error connecting to a closed port")
+	}
+	if strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
