@@ -52,7 +52,7 @@ func shop() *dbtgen.Manifest {
 			Columns: cols("customer_id", "name", "lifetime_value"),
 			RawCode: "select c.*, sum(o.amount) as lifetime_value from {{ ref('stg_customers') }} c left join {{ ref('orders') }} o using (customer_id) group by 1, 2, 3"},
 		{ResourceType: "snapshot", Name: "orders_snapshot", Schema: "snapshots", Parents: []string{"source.shop.app.orders"},
-			Config: map[string]any{"unique_key": "order_id", "strategy": "timestamp", "updated_at": "updated_at"},
+			Config:  map[string]any{"unique_key": "order_id", "strategy": "timestamp", "updated_at": "updated_at"},
 			RawCode: "{% snapshot orders_snapshot %}select * from {{ source('app', 'orders') }}{% endsnapshot %}"},
 		test("unique", "orders", "order_id"),
 		test("not_null", "orders", "order_id"),

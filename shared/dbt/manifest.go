@@ -73,22 +73,21 @@ type Node struct {
 	quoting    nodeQuoting
 
 	// What state:modified compares.
-	body              digest
-	checksumName      string // seeds: "sha256", or "path" for seeds over 1 MB
-	checksum          string
-	config            digest
-	dbRepr            [3]string // unrendered database, schema, alias
-	fqn               digest
-	persistRelation   bool
-	persistColumns    bool
-	descDigest        digest
-	colDescDigest     digest
-	contractEnforced  bool
-	contractChecksum  string
-	latestVersion     string
-	access            string
-	deprecationDate   string
-	hasContractFields bool
+	body             digest
+	checksumName     string // seeds: "sha256", or "path" for seeds over 1 MB
+	checksum         string
+	config           digest
+	dbRepr           [3]string // unrendered database, schema, alias
+	fqn              digest
+	persistRelation  bool
+	persistColumns   bool
+	descDigest       digest
+	colDescDigest    digest
+	contractEnforced bool
+	contractChecksum string
+	latestVersion    string
+	access           string
+	deprecationDate  string
 }
 
 // Column is one column declared in a model's YAML.

@@ -23,11 +23,12 @@ const MaxUpstream = 25
 
 // Sentences the plan gives reviewers for models it does not diff.
 const (
-	SkipEphemeral  = "ephemeral models are not built, so there is nothing to diff"
-	SkipNew        = "new in this PR, so production has nothing to compare it with"
-	SkipSlimDiff   = "Slim Diff is on: downstream models are diffed only with `slim_diff: diff_when_downstream` in their meta or the label `%s` on the PR"
-	SkipNeverDiff  = "`never_diff` is set in %s"
-	SkipNoRelation = "dbt does not build a relation for it"
+	SkipEphemeral     = "ephemeral models are not built, so there is nothing to diff"
+	SkipNew           = "new in this PR, so production has nothing to compare it with"
+	SkipSlimDiff      = "Slim Diff is on: downstream models are diffed only with `slim_diff: diff_when_downstream` in their meta or the label `%s` on the PR"
+	SkipNeverDiff     = "`never_diff` is set in %s"
+	SkipProdEphemeral = "production builds no relation for it (it is ephemeral there), so there is nothing to compare with"
+	SkipNoRelation    = "dbt does not build a relation for it"
 )
 
 // PlanOptions are the settings of one impact analysis.
@@ -323,6 +324,8 @@ func (p *planner) model(n *Node) events.PlannedModel {
 		pm.SkipReason = fmt.Sprintf(SkipSlimDiff, p.opts.DiffAllDownstreamLabel)
 	case pm.Change == events.ChangeNew:
 		pm.SkipReason = SkipNew
+	case pm.Prod == nil && p.prod.nodes[n.UniqueID] != nil && p.prod.nodes[n.UniqueID].Ephemeral():
+		pm.SkipReason = SkipProdEphemeral
 	case pm.PR == nil || pm.Prod == nil:
 		pm.SkipReason = SkipNoRelation
 	case len(pm.PrimaryKey) == 0:

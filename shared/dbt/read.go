@@ -158,13 +158,6 @@ func (rd *reader) internBytes(b []byte) string {
 	return s
 }
 
-func (rd *reader) internAll(ss []string) []string {
-	for i, s := range ss {
-		ss[i] = rd.intern(s)
-	}
-	return ss
-}
-
 // ids reads a list of unique_ids, interned.
 func (rd *reader) ids(d *decoder) ([]string, error) {
 	ok, err := d.enter('[')
@@ -1038,7 +1031,7 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 	}
 
 	for _, c := range jn.Constraints {
-		n.Constraints = append(n.Constraints, Constraint{Type: c.Type, Columns: c.Columns})
+		n.Constraints = append(n.Constraints, Constraint(c))
 	}
 	n.Columns = make([]Column, 0, len(jn.Columns))
 	for _, c := range jn.Columns {
@@ -1055,7 +1048,7 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 			}
 		}
 		for _, k := range c.Constraints {
-			col.Constraints = append(col.Constraints, Constraint{Type: k.Type, Columns: k.Columns})
+			col.Constraints = append(col.Constraints, Constraint(k))
 		}
 		n.Columns = append(n.Columns, col)
 	}

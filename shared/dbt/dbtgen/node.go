@@ -3,6 +3,7 @@ package dbtgen
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -36,8 +37,36 @@ func sha(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func columnsJSON(cols []Column, v int) map[string]any {
-	out := make(map[string]any, len(cols))
+// ordered is a JSON object that keeps its keys in order, as dbt writes
+// columns in the order they are declared.
+type ordered []kv
+
+type kv struct {
+	k string
+	v any
+}
+
+func (o ordered) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, e := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(e.k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(e.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
+}
+
+func columnsJSON(cols []Column, v int) ordered {
+	out := make(ordered, 0, len(cols))
 	for _, c := range cols {
 		col := map[string]any{
 			"name": c.Name, "description": c.Description, "meta": nonNilMap(c.Meta),
@@ -55,7 +84,7 @@ func columnsJSON(cols []Column, v int) map[string]any {
 			col["granularity"] = nil
 			col["doc_blocks"] = []string{}
 		}
-		out[c.Name] = col
+		out = append(out, kv{c.Name, col})
 	}
 	return out
 }
