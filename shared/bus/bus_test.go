@@ -158,7 +158,7 @@ func TestEnsureIsIdempotentAcrossProcessesStartingTogether(t *testing.T) {
 	if status.TTL() != 72*time.Hour {
 		t.Errorf("object store TTL %s after update, want 72h", status.TTL())
 	}
-	for _, bucket := range []string{events.BucketPRs, events.BucketRuns, events.BucketCIWait} {
+	for _, bucket := range []string{events.BucketPRs, events.BucketRuns, events.BucketCIWait, events.BucketPublished} {
 		if _, err := b.KV(ctx, bucket); err != nil {
 			t.Error(err)
 		}

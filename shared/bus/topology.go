@@ -33,6 +33,7 @@ const (
 	PRsTTL                  = 30 * 24 * time.Hour
 	RunsTTL                 = 7 * 24 * time.Hour
 	CIWaitTTL               = 24 * time.Hour
+	PublishedTTL            = 30 * 24 * time.Hour
 )
 
 // Topology is every stream, KV bucket and object store diffgate needs,
@@ -98,6 +99,7 @@ func DefaultTopology(o TopologyOptions) Topology {
 			kv(events.BucketPRs, "diffgate: current head of every pull request", PRsTTL),
 			kv(events.BucketRuns, "diffgate: fan-in state of every run", RunsTTL),
 			kv(events.BucketCIWait, "diffgate: shared dbt Cloud polls and woken runs", CIWaitTTL),
+			kv(events.BucketPublished, "diffgate: what the apps published of every run", PublishedTTL),
 		},
 		ObjectStores: []jetstream.ObjectStoreConfig{{
 			Bucket:      events.ObjectStore,

@@ -54,6 +54,11 @@ const (
 	BucketRuns = "diffgate_runs"
 	// BucketCIWait: shared dbt Cloud polls and woken runs.
 	BucketCIWait = "diffgate_ciwait"
+	// BucketPublished: what an app has shown of each run (run id → the
+	// publisher's record), so a late status never reopens a finished
+	// check, plus short leases that keep two publisher processes from
+	// writing to one pull request at once.
+	BucketPublished = "diffgate_published"
 	// ObjectStore holds manifests (by digest), plans, results and reports.
 	ObjectStore = "diffgate_objects"
 )
@@ -356,11 +361,17 @@ func (m DeadLetter) MsgID() string {
 
 // PRHead is the value of a PR's entry in BucketPRs: its current run.
 type PRHead struct {
-	RunID   string    `json:"run_id"`
-	Run     Run       `json:"run"`
-	Closed  bool      `json:"closed,omitempty"`
-	Seq     uint64    `json:"seq"` // stream sequence of the event that set it; older events never overwrite
-	Updated time.Time `json:"updated"`
+	RunID  string `json:"run_id"`
+	Run    Run    `json:"run"`
+	Closed bool   `json:"closed,omitempty"`
+	// Skipped is set when a gate skipped the head: its run ended with a
+	// neutral report, so the next run of the same head gets a new id.
+	Skipped bool `json:"skipped,omitempty"`
+	// Supersedes is the run this entry replaced, kept so that a
+	// redelivered event can publish that run's cancellation again.
+	Supersedes *Run      `json:"supersedes,omitempty"`
+	Seq        uint64    `json:"seq"` // stream sequence of the event that set it; older events never overwrite
+	Updated    time.Time `json:"updated"`
 }
 
 // RunOf extracts the run identity from any message of this package that
