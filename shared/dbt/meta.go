@@ -17,7 +17,7 @@ const SlimDiffWhenDownstream = "diff_when_downstream"
 type settings struct {
 	opts           events.DiffOptions
 	neverDiff      bool
-	neverDiffFrom  string // e.g. meta.diffgate.never_diff
+	neverDiffFrom  string // e.g. meta.diffgate
 	whenDownstream bool
 	warnings       []string
 }
@@ -107,7 +107,7 @@ func (s *settings) apply(key string, raw json.RawMessage, where string) error {
 			return err
 		}
 		s.neverDiff = v
-		s.neverDiffFrom = where + ".never_diff"
+		s.neverDiffFrom = where
 	case "slim_diff":
 		v, err := oneString(raw, false)
 		if err != nil {

@@ -26,7 +26,7 @@ const (
 	SkipEphemeral     = "ephemeral models are not built, so there is nothing to diff"
 	SkipNew           = "new in this PR, so production has nothing to compare it with"
 	SkipSlimDiff      = "Slim Diff is on: downstream models are diffed only with `slim_diff: diff_when_downstream` in their meta or the label `%s` on the PR"
-	SkipNeverDiff     = "`never_diff` is set in %s"
+	SkipNeverDiff     = "`never_diff: true` is set in %s"
 	SkipProdEphemeral = "production builds no relation for it (it is ephemeral there), so there is nothing to compare with"
 	SkipNoRelation    = "dbt does not build a relation for it"
 )
@@ -332,6 +332,11 @@ func (p *planner) model(n *Node) events.PlannedModel {
 		pm.SkipReason = pk.Note
 	default:
 		pm.Diff = true
+	}
+	if !pm.Diff && len(pk.Columns) == 0 && pm.SkipReason != pk.Note {
+		// A missing key matters only for a model that would be diffed;
+		// an ephemeral or never_diff model must not fail a check for it.
+		pm.PrimaryKeyNote = ""
 	}
 	return pm
 }
