@@ -1,0 +1,291 @@
+package mysql
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/diffgate/diffgate/shared/datadiff"
+	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
+	driver "github.com/go-sql-driver/mysql"
+)
+
+func baseDSN() string {
+	if dsn := os.Getenv("DIFFGATE_TEST_MYSQL"); dsn != "" {
+		return dsn
+	}
+	return "root@tcp(127.0.0.1:3306)/"
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// testDB creates a database with a unique name, dropped when the test
+// ends, and returns its DSN and a read-write connection in UTC.
+func testDB(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	cfg, err := driver.ParseDSN(baseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		difftest.SkipOrFail(t, "MariaDB/MySQL not reachable: %v", err)
+	}
+	name := "diffgate_test_" + randHex(6)
+	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	cfg.DBName = name
+	dsn := cfg.FormatDSN()
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	rw, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rw.Close() })
+	return dsn, rw
+}
+
+func env(t *testing.T, dsn, dbName string, rw *sql.DB) *difftest.Env {
+	d := &Dialect{}
+	return &difftest.Env{
+		Name:       "mysql",
+		Exec:       func(ctx context.Context, q string) error { _, err := rw.ExecContext(ctx, q); return err },
+		QuoteIdent: d.QuoteIdent,
+		TypeSQL: func(ty difftest.Type) string {
+			switch ty.Base {
+			case "decimal":
+				return fmt.Sprintf("DECIMAL(%d,%d)", ty.P, ty.S)
+			case "varchar":
+				return fmt.Sprintf("VARCHAR(%d)", ty.P)
+			case "real":
+				return "FLOAT"
+			case "bool":
+				return "BOOLEAN"
+			case "timestamp":
+				return "DATETIME"
+			case "timestamptz":
+				return "TIMESTAMP NULL"
+			}
+			return strings.ToUpper(ty.Base)
+		},
+		Lit: func(v any, ty difftest.Type) string {
+			switch x := v.(type) {
+			case nil:
+				return "NULL"
+			case string:
+				if ty.Base == "timestamptz" {
+					ts, err := time.Parse("2006-01-02 15:04:05-07", x)
+					if err != nil {
+						panic(err)
+					}
+					x = ts.UTC().Format("2006-01-02 15:04:05")
+				}
+				return d.QuoteString(x)
+			case bool:
+				return strings.ToUpper(strconv.FormatBool(x))
+			case float64:
+				return strconv.FormatFloat(x, 'g', -1, 64)
+			}
+			return fmt.Sprint(v)
+		},
+		Rel: func(name string) datadiff.Relation {
+			return datadiff.Relation{Schema: dbName, Identifier: name, Quoting: datadiff.Quoting{Schema: true, Identifier: true}}
+		},
+		Source: func(t *testing.T, o datadiff.Options) *datadiff.Source {
+			src, err := Open(t.Context(), dsn, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { src.Close() })
+			return src
+		},
+		Strategies: []datadiff.JoinStrategy{datadiff.JoinAuto},
+	}
+}
+
+func dbName(t *testing.T, dsn string) string {
+	cfg, err := driver.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.DBName
+}
+
+func TestConformance(t *testing.T) {
+	dsn, rw := testDB(t)
+	difftest.Run(t, env(t, dsn, dbName(t, dsn), rw))
+}
+
+func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func open(t *testing.T, dsn string, o datadiff.Options) *datadiff.Source {
+	t.Helper()
+	src, err := Open(t.Context(), dsn, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+func tableSpec(prod, pr string) datadiff.Spec {
+	return datadiff.Spec{
+		Prod: &datadiff.Side{Relation: &datadiff.Relation{Identifier: prod}},
+		PR:   datadiff.Side{Relation: &datadiff.Relation{Identifier: pr}},
+		Key:  []string{"id"},
+	}
+}
+
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sleeping(t *testing.T, rw *sql.DB, db string) int {
+	var n int
+	err := rw.QueryRow(`SELECT count(*) FROM information_schema.PROCESSLIST
+		WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE '%SLEEP(%' AND ID <> CONNECTION_ID()`, db).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCancelKillsQueryOnServer(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id INT, v INT)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a")
+	src := open(t, dsn, datadiff.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	spec := tableSpec("a", "b")
+	spec.Filter = "SLEEP(3600) = 0"
+	errc := make(chan error, 1)
+	go func() {
+		_, err := src.Diff(ctx, spec)
+		errc <- err
+	}()
+	db := dbName(t, dsn)
+	poll(t, "the diff's statements to run", func() bool { return sleeping(t, rw, db) > 0 })
+	cancel()
+	var err error
+	poll(t, "Diff to return", func() bool {
+		select {
+		case err = <-errc:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(err, datadiff.ErrCancelled) {
+		t.Fatalf("error = %v, want ErrCancelled", err)
+	}
+	poll(t, "the server to stop the statements", func() bool { return sleeping(t, rw, db) == 0 })
+}
+
+func TestStatementTimeout(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id INT, v INT)", "INSERT INTO a VALUES (1, 1)", "CREATE TABLE b AS SELECT * FROM a")
+	src := open(t, dsn, datadiff.Options{QueryTimeout: 300 * time.Millisecond})
+	spec := tableSpec("a", "b")
+	spec.Filter = "SLEEP(30) = 0"
+	_, err := src.Diff(t.Context(), spec)
+	if !errors.Is(err, datadiff.ErrTimeout) {
+		t.Fatalf("error = %v, want ErrTimeout", err)
+	}
+}
+
+func TestFilterWithSideEffectsChangesNothing(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id INT, v INT)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a",
+		"CREATE TABLE audit (n INT)",
+		"CREATE FUNCTION bump() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO audit VALUES (1); RETURN 1; END")
+	src := open(t, dsn, datadiff.Options{})
+	for _, f := range []string{"bump() = 1", "1=1; DROP TABLE b", "1=1 -- \n); DROP TABLE b; SELECT (1", `v = "x\"; DROP TABLE b; --"`} {
+		spec := tableSpec("a", "b")
+		spec.Filter = f
+		_, err := src.Diff(t.Context(), spec)
+		if f == `v = "x\"; DROP TABLE b; --"` {
+			// A string that only looks hostile: a valid filter matching nothing.
+			if err != nil {
+				t.Errorf("filter %q: %v", f, err)
+			}
+			continue
+		}
+		if !errors.Is(err, datadiff.ErrBadFilter) {
+			t.Errorf("filter %q: error = %v, want ErrBadFilter", f, err)
+		}
+	}
+	var audit, rows int
+	if err := rw.QueryRow("SELECT (SELECT count(*) FROM audit), (SELECT count(*) FROM b)").Scan(&audit, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if audit != 0 || rows != 2 {
+		t.Errorf("after hostile filters: audit %d rows, b %d rows; want 0 and 2", audit, rows)
+	}
+}
+
+func TestPermissionDenied(t *testing.T) {
+	dsn, rw := testDB(t)
+	db := dbName(t, dsn)
+	user := "dg_" + randHex(4)
+	mustExec(t, rw, "CREATE TABLE a (id INT, v INT)", "CREATE TABLE b (id INT, v INT)",
+		"CREATE USER '"+user+"'@'%'", "GRANT SELECT ON "+db+".a TO '"+user+"'@'%'")
+	t.Cleanup(func() { _, _ = rw.Exec("DROP USER IF EXISTS '" + user + "'@'%'") })
+	cfg, _ := driver.ParseDSN(dsn)
+	cfg.User, cfg.Passwd = user, ""
+	src := open(t, cfg.FormatDSN(), datadiff.Options{})
+	spec := tableSpec("a", "b")
+	_, err := src.Diff(t.Context(), spec)
+	if !errors.Is(err, datadiff.ErrPermissionDenied) {
+		t.Fatalf("error = %v, want ErrPermissionDenied", err)
+	}
+}
+
+func TestParseDSN(t *testing.T) {
+	cfg, err := ParseDSN("mysql://u:p%40ss@db.example:3307/analytics?tls=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.User != "u" || cfg.Passwd != "p@ss" || cfg.Addr != "db.example:3307" || cfg.DBName != "analytics" || cfg.Params["tls"] != "false" {
+		t.Errorf("parsed %+v", cfg)
+	}
+	if _, err := ParseDSN("mysql://u:secret@host:notaport/x"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("bad URL: error %v", err)
+	}
+}
