@@ -35,6 +35,15 @@ func (v Verdict) String() string {
 	return [...]string{"ignore", "start", "skip", "cancel"}[v]
 }
 
+// Skip codes of Decision.Code.
+const (
+	SkipDisabled     = "disabled"
+	SkipBaseBranch   = "base_branch"
+	SkipDraft        = "draft"
+	SkipLabel        = "label"
+	SkipFilesIgnored = "files_ignored"
+)
+
 // Decision is a verdict with the words a person reads.
 type Decision struct {
 	Verdict Verdict
@@ -42,6 +51,9 @@ type Decision struct {
 	Reason string
 	// Hint says what to do to get a run, for Skip.
 	Hint string
+	// Code names the gate that skipped, for Skip: disabled, base_branch,
+	// draft, label or files_ignored (report.Skip.Code).
+	Code string
 	// NeedsFiles is set when the decision depends on the PR's changed
 	// files and none were given: call Decide again with them.
 	NeedsFiles bool
@@ -87,19 +99,19 @@ func Decide(in Input) Decision {
 	rerun := ev.Action == "rerun" || (ev.Action == "labeled" && isDiffAllLabel(it, ev.Label))
 
 	if !it.CI.IsEnabled() {
-		return Decision{Verdict: Skip, Reason: "diffgate is disabled for this repository",
+		return Decision{Verdict: Skip, Code: SkipDisabled, Reason: "diffgate is disabled for this repository",
 			Hint: fmt.Sprintf("set ci.enabled: true in the %q integration", it.Name)}
 	}
 	if b := it.CI.BaseBranch; b != "" && ev.Run.BaseRef != "" && ev.Run.BaseRef != b {
-		return Decision{Verdict: Skip, Reason: fmt.Sprintf("diffgate runs only for pull requests into %s", b),
+		return Decision{Verdict: Skip, Code: SkipBaseBranch, Reason: fmt.Sprintf("diffgate runs only for pull requests into %s", b),
 			Hint: fmt.Sprintf("this one targets %s", ev.Run.BaseRef)}
 	}
 	if ev.Draft && !it.CI.RunOnDraft {
-		return Decision{Verdict: Skip, Reason: "draft pull request: diffgate runs once it is ready for review",
+		return Decision{Verdict: Skip, Code: SkipDraft, Reason: "draft pull request: diffgate runs once it is ready for review",
 			Hint: "mark the pull request ready for review"}
 	}
 	if l := it.CI.PRLabel; l != "" && !hasLabel(ev.Labels, l) {
-		return Decision{Verdict: Skip, Reason: fmt.Sprintf("add the label `%s` to run diffgate", l),
+		return Decision{Verdict: Skip, Code: SkipLabel, Reason: fmt.Sprintf("add the label `%s` to run diffgate", l),
 			Hint: fmt.Sprintf("diffgate runs only on pull requests labelled `%s`", l)}
 	}
 	if len(it.CI.FilesToIgnore) > 0 {
@@ -107,7 +119,7 @@ func Decide(in Input) Decision {
 			return Decision{NeedsFiles: true}
 		}
 		if skip, why := allIgnored(it.CI.FilesToIgnore, in.Files); skip && !in.FilesTruncated {
-			return Decision{Verdict: Skip, Reason: "every changed file matches files_to_ignore",
+			return Decision{Verdict: Skip, Code: SkipFilesIgnored, Reason: "every changed file matches files_to_ignore",
 				Hint: why}
 		}
 	}
