@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,3 +278,52 @@ func TestReadOldShapes(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return cmp.Equal(a, b) }
+
+// Bodies are compared as the text they encode, not as the JSON bytes:
+// "é" and "\u00e9" are the same body; backslashes and quotes at the end of
+// a string, and across buffer boundaries, are read right.
+func TestReadStringEscapes(t *testing.T) {
+	const body = `select 'café' as "name", '\' as slash, '😀' as face -- \`
+	p := shop()
+	node(t, p, "orders").RawCode = body
+	data := p.Bytes()
+	// The same text with every non-ASCII character escaped, as Python's
+	// json.dumps writes it.
+	escaped := bytes.ReplaceAll(data, []byte("é"), []byte(`\u00e9`))
+	escaped = bytes.ReplaceAll(escaped, []byte("😀"), []byte(`\ud83d\ude00`))
+	if bytes.Equal(escaped, data) {
+		t.Fatal("nothing was escaped")
+	}
+	q := shop()
+	node(t, q, "orders").RawCode = body + " "
+	changed := q.Bytes()
+	readAll := func(b []byte, oneByte bool) *dbt.Manifest {
+		t.Helper()
+		r := io.Reader(bytes.NewReader(b))
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		m, err := dbt.Read(context.Background(), r, dbt.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	base := readAll(data, false)
+	for _, tt := range []struct {
+		name     string
+		data     []byte
+		oneByte  bool
+		modified bool
+	}{
+		{"the same bytes, one at a time", data, true, false},
+		{"escaped", escaped, false, false},
+		{"escaped, one byte at a time", escaped, true, false},
+		{"one more space", changed, false, true},
+	} {
+		c := dbt.Compare(base, readAll(tt.data, tt.oneByte))
+		if got := len(c.Modified) > 0; got != tt.modified {
+			t.Errorf("%s: modified %v, want %v (%+v)", tt.name, got, tt.modified, c.Modified)
+		}
+	}
+}
