@@ -3,6 +3,9 @@ package dbt
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,20 +25,55 @@ func digestOfBytes(b []byte) digest {
 }
 
 func digestOf(parts ...string) digest {
-	h := sha256.New()
-	var n [8]byte
+	h := newHasher()
 	for _, p := range parts {
-		// Length-prefixed, so ("ab","c") and ("a","bc") differ.
-		l := len(p)
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
-		h.Write(n[:])
-		h.Write([]byte(p))
+		h.part(p)
 	}
+	return h.sum()
+}
+
+// hasher fingerprints a sequence of parts, each length-prefixed so that
+// ("ab","c") and ("a","bc") differ.
+type hasher struct {
+	h   hash.Hash
+	buf [8]byte
+}
+
+func newHasher() *hasher { return &hasher{h: sha256.New()} }
+
+func (h *hasher) bytes(b []byte) {
+	binary.LittleEndian.PutUint64(h.buf[:], uint64(len(b)))
+	h.h.Write(h.buf[:])
+	h.h.Write(b)
+}
+
+func (h *hasher) part(s string) {
+	binary.LittleEndian.PutUint64(h.buf[:], uint64(len(s)))
+	h.h.Write(h.buf[:])
+	io.WriteString(h.h, s)
+}
+
+func (h *hasher) sum() digest {
 	var d digest
-	copy(d[:], h.Sum(nil))
+	copy(d[:], h.h.Sum(nil))
 	return d
+}
+
+// digestOfSortedPairs fingerprints key/value pairs (flattened) in key
+// order.
+func digestOfSortedPairs(kv []string) digest {
+	n := len(kv) / 2
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = 2 * i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(kv[a], kv[b]) })
+	h := newHasher()
+	for _, i := range idx {
+		h.part(kv[i])
+		h.part(kv[i+1])
+	}
+	return h.sum()
 }
 
 // canonicalJSON renders a JSON value so that two values dbt's Python would

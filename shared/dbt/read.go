@@ -107,6 +107,7 @@ type reader struct {
 	childMap    map[string][]string
 	count       int
 	scratch     []byte
+	jn          jsonNode
 }
 
 // explain turns scanning errors into errors that say what to fix.
@@ -494,13 +495,13 @@ type jsonColumn struct {
 	ConfigTags  []string
 }
 
-// columns reads the columns object, in document order.
-func columns(d *decoder) ([]jsonColumn, error) {
+// columns reads the columns object, in document order, appending to out
+// (a buffer reused from node to node).
+func columns(d *decoder, out []jsonColumn) ([]jsonColumn, error) {
 	ok, err := d.enter('{')
 	if !ok || err != nil {
-		return nil, err
+		return out, err
 	}
-	var out []jsonColumn
 	for first := true; ; first = false {
 		key, more, err := d.nextKey(first)
 		if err != nil || !more {
@@ -671,7 +672,7 @@ func (rd *reader) node(d *decoder, jn *jsonNode) error {
 		case "description":
 			jn.Description, err = d.str()
 		case "columns":
-			jn.Columns, err = columns(d)
+			jn.Columns, err = columns(d, jn.Columns[:0])
 		case "meta":
 			jn.Meta, err = d.raw()
 		case "raw_code", "raw_sql":
@@ -892,12 +893,14 @@ func testMetadata(d *decoder, jn *jsonNode) error {
 var excludedConfigKeys = map[string]bool{"alias": true, "schema": true, "database": true, "tags": true, "group": true}
 
 func (rd *reader) readNode(key string, d *decoder) error {
-	var jn jsonNode
+	// One jsonNode serves every node; its columns buffer is kept.
+	jn := &rd.jn
+	*jn = jsonNode{Columns: jn.Columns[:0]}
 	read := rd.node
 	if strings.HasPrefix(key, "test.") {
 		read = rd.testNode
 	}
-	if err := read(d, &jn); err != nil {
+	if err := read(d, jn); err != nil {
 		return err
 	}
 	if jn.UniqueID == "" {
@@ -914,10 +917,10 @@ func (rd *reader) readNode(key string, d *decoder) error {
 			rd.m.others[id] = &otherNode{resourceType: "test", name: jn.Name, dependsOn: deps}
 			return nil
 		}
-		rd.m.tests = append(rd.m.tests, rd.makeTest(id, &jn, deps))
+		rd.m.tests = append(rd.m.tests, rd.makeTest(id, jn, deps))
 		return nil
 	}
-	n, err := rd.makeNode(id, &jn, deps)
+	n, err := rd.makeNode(id, jn, deps)
 	if err != nil {
 		return err
 	}
@@ -1015,11 +1018,7 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 	pd := smallObject(jn.Config.PersistDocs)
 	n.persistRelation, n.persistColumns = pd.truthy("relation"), pd.truthy("columns")
 	n.descDigest = digestOf(jn.Description)
-	colDesc := make([]string, 0, 2*len(jn.Columns))
-	for _, c := range jn.Columns {
-		colDesc = append(colDesc, c.Name, string(c.Description[:]))
-	}
-	n.colDescDigest = digestOfSortedPairs(colDesc)
+	n.colDescDigest = columnDescriptions(jn.Columns)
 
 	// Contract: the node's contract (v9 and later); older manifests have
 	// none, which reads as not enforced.
@@ -1055,23 +1054,20 @@ func (rd *reader) makeNode(id string, jn *jsonNode, deps []string) (*Node, error
 	return n, nil
 }
 
-func digestOfSortedPairs(kv []string) digest {
-	type pair struct{ k, v string }
-	ps := make([]pair, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		ps = append(ps, pair{kv[i], kv[i+1]})
+// columnDescriptions fingerprints the columns' descriptions by name, as
+// dbt compares them (a dict: order does not matter).
+func columnDescriptions(cols []jsonColumn) digest {
+	idx := make([]int, len(cols))
+	for i := range idx {
+		idx[i] = i
 	}
-	// insertion sort: column lists are short
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j].k < ps[j-1].k; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(cols[a].Name, cols[b].Name) })
+	h := newHasher()
+	for _, i := range idx {
+		h.part(cols[i].Name)
+		h.bytes(cols[i].Description[:])
 	}
-	flat := make([]string, 0, len(kv))
-	for _, p := range ps {
-		flat = append(flat, p.k, p.v)
-	}
-	return digestOf(flat...)
+	return h.sum()
 }
 
 func containsString(ss []string, s string) bool {
