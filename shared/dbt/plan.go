@@ -198,6 +198,8 @@ func (p *planner) impacted() {
 			}
 		}
 	}
+	// Map order is random; the plan (and its warnings) must not be.
+	slices.SortFunc(p.order, func(a, b *Node) int { return strings.Compare(a.UniqueID, b.UniqueID) })
 	p.ephemeralFed = map[string]bool{}
 	fed := map[string]int{} // 0 unknown, 1 yes, 2 no, 3 visiting
 	var isFed func(id string) bool

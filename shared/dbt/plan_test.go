@@ -421,3 +421,32 @@ func TestPlanNeedsBothManifests(t *testing.T) {
 		t.Error("Plan with no production manifest succeeded")
 	}
 }
+
+// The same manifests give the same plan, byte for byte: the plan is stored
+// and compared, and map order must not leak into it.
+func TestPlanDeterministic(t *testing.T) {
+	prodM, _ := dbtgen.Generate(dbtgen.Config{Models: 300, Seed: 3})
+	prM, _ := dbtgen.Generate(dbtgen.Config{Models: 300, Seed: 3, PR: true})
+	for _, n := range prM.Nodes {
+		if n.ResourceType == "model" {
+			n.Meta = map[string]any{"diffgate": map[string]any{"filtr": "x"}} // a warning for every planned model
+		}
+	}
+	prod, pr := read(t, prodM), read(t, prM)
+	first, err := dbt.Plan(context.Background(), prod, pr, dbt.PlanOptions{ImportMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Warnings) < 10 || len(first.Models) < 10 {
+		t.Fatalf("too small a plan to show anything: %d models, %d warnings", len(first.Models), len(first.Warnings))
+	}
+	for range 5 {
+		again, err := dbt.Plan(context.Background(), prod, pr, dbt.PlanOptions{ImportMetadata: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Fatalf("plans differ (-first +again):\n%s", diff)
+		}
+	}
+}

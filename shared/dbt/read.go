@@ -31,7 +31,8 @@ type ReadOptions struct {
 // Read decodes a manifest.json (schema v4 to v12) from r, streaming: it
 // keeps only what comparing and planning need, never the whole document.
 // Errors wrap ErrEmpty, ErrTooLarge, ErrSyntax, ErrInvalid or
-// ErrUnsupportedVersion and say what is wrong and where.
+// ErrUnsupportedVersion and say what is wrong and where. Reads of different
+// manifests may run concurrently (read production and the PR side by side).
 func Read(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, error) {
 	limit := opts.MaxBytes
 	if limit == 0 {
