@@ -594,6 +594,7 @@ type jsonTestMetadata struct {
 	Namespace            string
 	ColumnName           []byte
 	CombinationOfColumns []byte
+	Model                []byte // "{{ get_where_subquery(ref('orders')) }}"
 }
 
 type jsonNode struct {
@@ -873,6 +874,8 @@ func testMetadata(d *decoder, jn *jsonNode) error {
 					tm.ColumnName, err = d.raw()
 				case "combination_of_columns":
 					tm.CombinationOfColumns, err = d.raw()
+				case "model":
+					tm.Model, err = d.raw()
 				default:
 					err = d.skip()
 				}
@@ -954,15 +957,9 @@ func (rd *reader) makeTest(id string, jn *jsonNode, deps []string) *Test {
 		t.AttachedNode = jn.AttachedNode
 	} else {
 		// Before schema v9 tests do not say which node they are written
-		// on: it is the first model, seed or snapshot they depend on
-		// (relationships tests depend on two; the first is the one written
-		// on, as dbt lists the test's own model first).
-		for _, d := range deps {
-			if strings.HasPrefix(d, "model.") || strings.HasPrefix(d, "seed.") || strings.HasPrefix(d, "snapshot.") {
-				t.AttachedNode = d
-				break
-			}
-		}
+		// on: it is the one kwargs.model refers to, among the nodes the
+		// test depends on (a relationships test depends on two).
+		t.AttachedNode = testedNode(jn.TestMetadata.Model, deps)
 	}
 	return t
 }
@@ -1508,4 +1505,31 @@ func defaultQuoting(adapter string) events.Quoting {
 		return events.Quoting{}
 	}
 	return events.Quoting{Database: true, Schema: true, Identifier: true}
+}
+
+var refRE = regexp.MustCompile(`\b(ref|source)\(\s*['"]([^'"]+)['"](?:\s*,\s*['"]([^'"]+)['"])?`)
+
+// testedNode finds the node a test is written on from its kwargs.model
+// ("{{ get_where_subquery(ref('orders')) }}") among the nodes it depends
+// on; without a match, the first model, seed or snapshot.
+func testedNode(model []byte, deps []string) string {
+	if m := refRE.FindSubmatch(model); m != nil {
+		name := string(m[2])
+		if string(m[1]) == "source" && len(m[3]) > 0 {
+			name += "." + string(m[3])
+		} else if string(m[1]) == "ref" && len(m[3]) > 0 {
+			name = string(m[3]) // ref('package', 'model')
+		}
+		for _, d := range deps {
+			if strings.HasSuffix(d, "."+name) {
+				return d
+			}
+		}
+	}
+	for _, d := range deps {
+		if strings.HasPrefix(d, "model.") || strings.HasPrefix(d, "seed.") || strings.HasPrefix(d, "snapshot.") {
+			return d
+		}
+	}
+	return ""
 }

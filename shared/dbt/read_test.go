@@ -12,6 +12,7 @@ import (
 	"testing/iotest"
 
 	"github.com/diffgate/diffgate/shared/dbt"
+	"github.com/diffgate/diffgate/shared/dbt/dbtgen"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/google/go-cmp/cmp"
 )
@@ -324,6 +325,31 @@ func TestReadStringEscapes(t *testing.T) {
 		c := dbt.Compare(base, readAll(tt.data, tt.oneByte))
 		if got := len(c.Modified) > 0; got != tt.modified {
 			t.Errorf("%s: modified %v, want %v (%+v)", tt.name, got, tt.modified, c.Modified)
+		}
+	}
+}
+
+// Before v9 a test does not name the node it is written on; a
+// relationships test depends on two models (listed by name), and the one
+// it is written on is the one its kwargs.model refers to.
+func TestReadTestAttachmentBeforeV9(t *testing.T) {
+	s := shop()
+	s.SchemaVersion = 8
+	s.Nodes = append(s.Nodes, &dbtgen.Node{ResourceType: "test", Name: "relationships_orders_customer_id__customer_id__ref_customers_",
+		TestName: "relationships", ColumnName: "customer_id", AttachedNode: "model.shop.orders",
+		Parents: []string{"model.shop.customers", "model.shop.orders"},
+		Kwargs:  map[string]any{"to": "ref('customers')", "field": "customer_id"}})
+	m := read(t, s)
+	var on []string
+	for _, tst := range m.Tests("model.shop.orders") {
+		on = append(on, tst.TestName)
+	}
+	if diff := cmp.Diff([]string{"unique", "not_null", "relationships"}, on); diff != "" {
+		t.Errorf("tests on orders (-want +got):\n%s", diff)
+	}
+	for _, tst := range m.Tests("model.shop.customers") {
+		if tst.TestName == "relationships" {
+			t.Errorf("the relationships test is attached to customers")
 		}
 	}
 }
