@@ -42,14 +42,13 @@ const DefaultAppID = 4242
 
 // Limits of GitHub's REST API the stand-in enforces.
 const (
-	MaxOutputText   = 65535 // a check run's output.summary and output.text, in characters
-	MaxCommentBody  = 65536 // an issue comment's body, in characters
-	MaxAnnotations  = 50    // annotations per check run request
-	MaxPRFiles      = 3000  // files GitHub lists for a pull request
-	MaxPerPage      = 100
-	DefaultPerPage  = 30
-	tokenTTL        = time.Hour
-	rateLimitWindow = 60 // seconds the injected limits ask to wait
+	MaxOutputText  = 65535 // a check run's output.summary and output.text, in characters
+	MaxCommentBody = 65536 // an issue comment's body, in characters
+	MaxAnnotations = 50    // annotations per check run request
+	MaxPRFiles     = 3000  // files GitHub lists for a pull request
+	MaxPerPage     = 100
+	DefaultPerPage = 30
+	tokenTTL       = time.Hour
 )
 
 // Limit is a rate-limit answer to inject.
@@ -136,6 +135,7 @@ type Server struct {
 	repos         map[string]*repo
 	nextID        int64
 	limits        []Limit
+	window        int // seconds the injected limits ask to wait
 	requests      map[string]int
 }
 
@@ -144,6 +144,13 @@ type Option func(*Server)
 
 // WithAppID sets the App id (default DefaultAppID).
 func WithAppID(id int64) Option { return func(s *Server) { s.appID = id } }
+
+// WithRateLimitWindow sets how long injected rate limits ask clients to
+// wait (Retry-After, x-ratelimit-reset); default a minute, as GitHub's
+// secondary limits do. Whole seconds, at least one.
+func WithRateLimitWindow(d time.Duration) Option {
+	return func(s *Server) { s.window = max(int(d/time.Second), 1) }
+}
 
 var (
 	keyOnce sync.Once
@@ -162,7 +169,7 @@ func New(tb TB, opts ...Option) *Server {
 	})
 	s := &Server{tb: tb, appID: DefaultAppID, key: appKey,
 		installations: map[int64]bool{}, tokens: map[string]int64{}, repos: map[string]*repo{},
-		nextID: 1000, requests: map[string]int{}}
+		nextID: 1000, window: 60, requests: map[string]int{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -417,7 +424,7 @@ func (s *Server) limited(w http.ResponseWriter) bool {
 	l := s.limits[0]
 	s.limits = s.limits[1:]
 	s.mu.Unlock()
-	reset := strconv.FormatInt(time.Now().Add(rateLimitWindow*time.Second).Unix(), 10)
+	reset := strconv.FormatInt(time.Now().Add(time.Duration(s.window)*time.Second).Unix(), 10)
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", "5000")
 	h.Set("X-RateLimit-Resource", "core")
@@ -432,14 +439,14 @@ func (s *Server) limited(w http.ResponseWriter) bool {
 		})
 	case SecondaryLimit:
 		h.Set("X-RateLimit-Remaining", "4000")
-		h.Set("Retry-After", strconv.Itoa(rateLimitWindow))
+		h.Set("Retry-After", strconv.Itoa(s.window))
 		writeJSON(w, http.StatusForbidden, map[string]string{
 			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
 		})
 	default:
 		h.Set("X-RateLimit-Remaining", "4000")
-		h.Set("Retry-After", strconv.Itoa(rateLimitWindow))
+		h.Set("Retry-After", strconv.Itoa(s.window))
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{
 			"message":           "Too many requests.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
@@ -529,8 +536,8 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, args []string
 			}
 			m := map[string]any{"sha": fmt.Sprintf("%040x", i+1), "filename": f.Filename, "status": f.Status,
 				"additions": 1, "deletions": 0, "changes": 1,
-				"blob_url": s.URL + "/" + args[0] + "/blob/" + pr.HeadSHA + "/" + f.Filename,
-				"raw_url":  s.URL + "/" + args[0] + "/raw/" + pr.HeadSHA + "/" + f.Filename,
+				"blob_url":     s.URL + "/" + args[0] + "/blob/" + pr.HeadSHA + "/" + f.Filename,
+				"raw_url":      s.URL + "/" + args[0] + "/raw/" + pr.HeadSHA + "/" + f.Filename,
 				"contents_url": s.URL + "/api/v3/repos/" + args[0] + "/contents/" + f.Filename}
 			if f.PreviousFilename != "" {
 				m["previous_filename"] = f.PreviousFilename

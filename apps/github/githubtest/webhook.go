@@ -216,12 +216,12 @@ func (c CheckRunRerequested) Payload() []byte {
 			"base": map[string]any{"ref": p.BaseRef, "sha": p.BaseSHA, "repo": short},
 		})
 	}
-	app := map[string]any{"id": c.AppID, "slug": "diffgate", "node_id": "A_1", "name": "diffgate",
+	app := map[string]any{"id": c.AppID, "node_id": "A_1", "name": "diffgate",
 		"owner": repo["owner"], "description": "", "external_url": "https://diffgate.example.com",
 		"html_url": "https://github.com/apps/diffgate", "created_at": "2026-01-01T00:00:00Z",
-		"updated_at": "2026-01-01T00:00:00Z", "permissions": map[string]any{"checks": "write"}, "events": []any{}}
+		"updated_at": "2026-01-01T00:00:00Z"}
 	cr := map[string]any{
-		"id": c.CheckRunID, "node_id": "CR_1", "head_sha": c.HeadSHA, "external_id": c.ExternalID,
+		"id": c.CheckRunID, "head_sha": c.HeadSHA, "external_id": c.ExternalID,
 		"url":      fmt.Sprintf("https://api.github.com/repos/%s/check-runs/%d", c.Repo, c.CheckRunID),
 		"html_url": fmt.Sprintf("https://github.com/%s/runs/%d", c.Repo, c.CheckRunID),
 		"status":   "completed", "conclusion": "success", "started_at": "2026-03-01T12:00:00Z",
@@ -245,7 +245,7 @@ func Installation(action string, id int64, account string) []byte {
 		"installation": map[string]any{"id": id, "account": user(account, 7), "repository_selection": "selected",
 			"app_id": DefaultAppID, "target_id": 7, "target_type": "Organization",
 			"permissions": map[string]any{"checks": "write", "pull_requests": "write", "contents": "read", "metadata": "read"},
-			"events": []any{"pull_request", "check_run"}, "created_at": "2026-03-01T12:00:00Z", "updated_at": "2026-03-01T12:00:00Z"},
+			"events":      []any{"pull_request", "check_run"}, "created_at": 1772366400, "updated_at": 1772366400},
 		"repositories": []any{}, "sender": user("octocat", 583231)})
 }
 
