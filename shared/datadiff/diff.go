@@ -186,7 +186,7 @@ func (s *Source) Diff(ctx context.Context, spec Spec) (res *Result, err error) {
 			nulls = res.PR.KeyNulls
 		}
 		if nulls > 0 {
-			res.Caveats = append(res.Caveats, fmt.Sprintf("%d %s rows have a NULL key and are not matched", nulls, side))
+			res.Caveats = append(res.Caveats, fmt.Sprintf("%s with a NULL key %s not matched", rowsOf(nulls, side), isAre(nulls)))
 		}
 	}
 	matched := sum.changed + sum.unchanged
@@ -353,7 +353,7 @@ func (s *Source) newModel(ctx context.Context, rec *recorder, res *Result, spec 
 	}
 	res.PR = SideStats{Rows: ks.rows, KeyNulls: ks.nulls, DuplicateRows: ks.dups, DistinctKeys: ks.keys}
 	if ks.nulls > 0 {
-		res.Caveats = append(res.Caveats, fmt.Sprintf("%d PR rows have a NULL key", ks.nulls))
+		res.Caveats = append(res.Caveats, fmt.Sprintf("%s %s a NULL key", rowsOf(ks.nulls, "PR"), hasHave(ks.nulls)))
 	}
 	if ks.dups > 0 {
 		res.Caveats = append(res.Caveats, fmt.Sprintf("the key is not unique: %d PR rows share their key with another row", ks.dups))
@@ -618,4 +618,26 @@ func (n *intScan) parse(s string) error {
 	}
 	*n = intScan(v)
 	return nil
+}
+
+// rowsOf renders "1 PR row" or "3 PR rows".
+func rowsOf(n int64, side string) string {
+	if n == 1 {
+		return "1 " + side + " row"
+	}
+	return fmt.Sprintf("%d %s rows", n, side)
+}
+
+func isAre(n int64) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func hasHave(n int64) string {
+	if n == 1 {
+		return "has"
+	}
+	return "have"
 }

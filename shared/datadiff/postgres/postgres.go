@@ -121,6 +121,10 @@ func (Dialect) Begin(timeout time.Duration) []string {
 		"BEGIN READ ONLY",
 		"SET LOCAL statement_timeout = " + strconv.FormatInt(timeout.Milliseconds(), 10),
 		"SET LOCAL TIME ZONE 'UTC'",
+		// The diff's statements are long expressions over many rows; their
+		// estimated cost makes PostgreSQL spend seconds optimising them with
+		// LLVM, which the comparison never wins back.
+		"SET LOCAL jit = off",
 	}
 }
 
