@@ -338,8 +338,8 @@ func TestCompareDifferentDBTVersions(t *testing.T) {
 // The generator's PR side changes known models; the comparison finds
 // exactly those (plus the models whose macros changed).
 func TestCompareGeneratedProject(t *testing.T) {
-	prodM, _ := dbtgen.Generate(dbtgen.Config{Models: 300, Seed: 7})
-	prM, changes := dbtgen.Generate(dbtgen.Config{Models: 300, Seed: 7, PR: true})
+	prodM, _ := dbtgen.Generate(dbtgen.Config{Models: 120, Seed: 7, ChangeRate: 0.1})
+	prM, changes := dbtgen.Generate(dbtgen.Config{Models: 120, Seed: 7, PR: true, ChangeRate: 0.1})
 	c := dbt.Compare(read(t, prodM), read(t, prM))
 	got := summarize(c)
 	usesMacro := map[string]bool{}

@@ -425,8 +425,8 @@ func TestPlanNeedsBothManifests(t *testing.T) {
 // The same manifests give the same plan, byte for byte: the plan is stored
 // and compared, and map order must not leak into it.
 func TestPlanDeterministic(t *testing.T) {
-	prodM, _ := dbtgen.Generate(dbtgen.Config{Models: 300, Seed: 3})
-	prM, _ := dbtgen.Generate(dbtgen.Config{Models: 300, Seed: 3, PR: true})
+	prodM, _ := dbtgen.Generate(dbtgen.Config{Models: 120, Seed: 3, ChangeRate: 0.1})
+	prM, _ := dbtgen.Generate(dbtgen.Config{Models: 120, Seed: 3, PR: true, ChangeRate: 0.1})
 	for _, n := range prM.Nodes {
 		if n.ResourceType == "model" {
 			n.Meta = map[string]any{"diffgate": map[string]any{"filtr": "x"}} // a warning for every planned model
@@ -440,7 +440,7 @@ func TestPlanDeterministic(t *testing.T) {
 	if len(first.Warnings) < 10 || len(first.Models) < 10 {
 		t.Fatalf("too small a plan to show anything: %d models, %d warnings", len(first.Models), len(first.Warnings))
 	}
-	for range 5 {
+	for range 3 {
 		again, err := dbt.Plan(context.Background(), prod, pr, dbt.PlanOptions{ImportMetadata: true})
 		if err != nil {
 			t.Fatal(err)

@@ -179,6 +179,10 @@ func Generate(cfg Config) (*Manifest, Changes) {
 			}
 		}
 		slices.Sort(changes.Removed)
+		keep := func(ids []string) []string {
+			return slices.DeleteFunc(ids, func(id string) bool { return removed[id] })
+		}
+		changes.Body, changes.Config = keep(changes.Body), keep(changes.Config)
 	}
 	var tests []*Node
 	for _, n := range models {
