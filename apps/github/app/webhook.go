@@ -66,9 +66,8 @@ func Webhook(base *zerolog.Logger, secret string, pub Publisher, webHost string,
 // the legacy SHA-1 header alone is not enough.
 func requireSignature(base *zerolog.Logger, secret []byte, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		log := base.With().Str(githubapp.LogKeyEventType, r.Header.Get("X-GitHub-Event")).
-			Str(githubapp.LogKeyDeliveryID, r.Header.Get("X-GitHub-Delivery")).Logger()
-		r = r.WithContext(log.WithContext(r.Context()))
+		// The dispatcher adds the event type and delivery id itself.
+		r = r.WithContext(base.WithContext(r.Context()))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayload))
 		if err != nil {
 			var tooBig *http.MaxBytesError
@@ -80,7 +79,9 @@ func requireSignature(base *zerolog.Logger, secret []byte, next http.Handler) ht
 			return
 		}
 		if !validSignature(secret, body, r.Header.Get(github.SHA256SignatureHeader)) {
-			log.Warn().Bool("signed", r.Header.Get(github.SHA256SignatureHeader) != "").
+			base.Warn().Str(githubapp.LogKeyEventType, r.Header.Get("X-GitHub-Event")).
+				Str(githubapp.LogKeyDeliveryID, r.Header.Get("X-GitHub-Delivery")).
+				Bool("signed", r.Header.Get(github.SHA256SignatureHeader) != "").
 				Msg("github: webhook delivery with a missing or wrong X-Hub-Signature-256; refused")
 			http.Error(w, "missing or invalid X-Hub-Signature-256", http.StatusUnauthorized)
 			return
@@ -217,31 +218,62 @@ func (checkRunHandler) Handles() []string { return []string{"check_run"} }
 // event names none and the gate looks the pull request up by head commit
 // (an API call, so not on this path).
 func (h checkRunHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.CheckRunEvent
+	// Only the fields read here are decoded: GitHub's check_run payloads
+	// carry timestamps in more than one format.
+	var ev struct {
+		Action   string `json:"action"`
+		CheckRun struct {
+			Name       string `json:"name"`
+			HeadSHA    string `json:"head_sha"`
+			ExternalID string `json:"external_id"`
+			App        struct {
+				ID int64 `json:"id"`
+			} `json:"app"`
+			CheckSuite struct {
+				HeadBranch string `json:"head_branch"`
+			} `json:"check_suite"`
+			PullRequests []struct {
+				Number int   `json:"number"`
+				Head   prRef `json:"head"`
+				Base   prRef `json:"base"`
+			} `json:"pull_requests"`
+		} `json:"check_run"`
+		Repository struct {
+			FullName string `json:"full_name"`
+		} `json:"repository"`
+		Installation struct {
+			ID int64 `json:"id"`
+		} `json:"installation"`
+	}
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return invalid(eventType, deliveryID, err)
 	}
-	cr := ev.GetCheckRun()
-	if ev.GetAction() != "rerequested" || cr.GetName() != CheckName || (cr.GetApp().GetID() != 0 && cr.GetApp().GetID() != h.appID) {
-		zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("check", cr.GetName()).Msg("github: check_run event not about re-running diffgate")
+	cr := ev.CheckRun
+	if ev.Action != "rerequested" || cr.Name != CheckName || (cr.App.ID != 0 && cr.App.ID != h.appID) {
+		zerolog.Ctx(ctx).Debug().Str("action", ev.Action).Str("check", cr.Name).Msg("github: check_run event not about re-running diffgate")
 		return nil
 	}
-	if ev.GetRepo().GetFullName() == "" || cr.GetHeadSHA() == "" {
+	if ev.Repository.FullName == "" || cr.HeadSHA == "" {
 		return invalid(eventType, deliveryID, errors.New("check_run payload without repository or head_sha"))
 	}
-	run := events.Run{Provider: events.GitHub, Repository: h.webHost + "/" + ev.GetRepo().GetFullName(),
-		HeadSHA: cr.GetHeadSHA(), Installation: ev.GetInstallation().GetID(), HeadRef: cr.GetCheckSuite().GetHeadBranch()}
+	run := events.Run{Provider: events.GitHub, Repository: h.webHost + "/" + ev.Repository.FullName,
+		HeadSHA: cr.HeadSHA, Installation: ev.Installation.ID, HeadRef: cr.CheckSuite.HeadBranch}
 	// The check's external id is the head key of one pull request: pick
 	// that one when GitHub lists several with this head.
 	for _, p := range cr.PullRequests {
 		cand := run
-		cand.PR, cand.BaseSHA, cand.BaseRef, cand.HeadRef = p.GetNumber(), p.GetBase().GetSHA(), p.GetBase().GetRef(), p.GetHead().GetRef()
-		if run.PR == 0 || cand.HeadKey() == cr.GetExternalID() {
+		cand.PR, cand.BaseSHA, cand.BaseRef, cand.HeadRef = p.Number, p.Base.SHA, p.Base.Ref, p.Head.Ref
+		if run.PR == 0 || cand.HeadKey() == cr.ExternalID {
 			run = cand
 		}
 	}
 	return h.publish(ctx, events.PREvent{Version: events.Version, Provider: events.GitHub, DeliveryID: deliveryID,
 		ReceivedAt: h.now().UTC(), Action: "rerun", Run: run})
+}
+
+type prRef struct {
+	Ref string `json:"ref"`
+	SHA string `json:"sha"`
 }
 
 type installationHandler struct{ *hooks }
