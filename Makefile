@@ -45,6 +45,12 @@ lint: tools ## gofmt, go vet and staticcheck over every module
 	@bad=$$(gofmt -l $(MODULES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && go vet ./... && staticcheck ./...) || exit 1; done
 	@./scripts/check-modules.sh
+	@./scripts/check-dockerfile.sh
+
+.PHONY: chart
+chart: ## lint and test the Helm chart
+	helm lint charts/diffgate
+	cd charts/diffgate/test && go test -race -count=1 ./...
 
 .PHONY: tools
 tools: ## install the lint tools

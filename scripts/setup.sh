@@ -16,3 +16,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 make tools
+# Helm for `make chart` and the chart tests' helm lint, from the Go module proxy.
+[ -x "$(go env GOPATH)/bin/helm" ] || command -v helm >/dev/null || go install helm.sh/helm/v3/cmd/helm@v3.22.0
