@@ -311,6 +311,9 @@ func TestRateLimitsComeBackLater(t *testing.T) {
 	h.finish(reporttest.Clean(), run, false)
 	h.waitCheck(headA, "completed", "success")
 	h.waitFor("one comment", func() bool { return len(h.comments()) == 1 })
+	if n := h.gh.Limited(); n != 3 {
+		t.Errorf("%d requests answered with a rate limit; want the 3 injected", n)
+	}
 }
 
 // TestTwoProcessesMakeOneCheckRun runs the App twice on one deployment

@@ -135,6 +135,7 @@ type Server struct {
 	repos         map[string]*repo
 	nextID        int64
 	limits        []Limit
+	nLimited      int
 	window        int // seconds the injected limits ask to wait
 	requests      map[string]int
 }
@@ -269,6 +270,14 @@ func (s *Server) RateLimit(limit Limit, n int) {
 	for range n {
 		s.limits = append(s.limits, limit)
 	}
+}
+
+// Limited returns how many requests were answered with an injected
+// rate limit.
+func (s *Server) Limited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nLimited
 }
 
 // Requests returns how many requests each route received, keyed like
@@ -423,6 +432,7 @@ func (s *Server) limited(w http.ResponseWriter) bool {
 	}
 	l := s.limits[0]
 	s.limits = s.limits[1:]
+	s.nLimited++
 	s.mu.Unlock()
 	reset := strconv.FormatInt(time.Now().Add(time.Duration(s.window)*time.Second).Unix(), 10)
 	h := w.Header()
