@@ -30,12 +30,13 @@ var errFailed = errors.New("failed")
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run every component in one process", cmdServe},
-		"impact":  {"show what a dbt change modifies and what to diff", cmdImpact},
-		"diff":    {"diff two relations or queries in a warehouse", cmdDiff},
-		"check":   {"check a config file against every service it names", cmdCheck},
-		"demo":    {"run the whole pipeline on a sample project, locally", cmdDemo},
-		"version": {"print the version", cmdVersion},
+		"serve":            {"run every component in one process", cmdServe},
+		"impact":           {"show what a dbt change modifies and what to diff", cmdImpact},
+		"diff":             {"diff two relations or queries in a warehouse", cmdDiff},
+		"check":            {"check a config file against every service it names", cmdCheck},
+		"demo":             {"run the whole pipeline on a sample project, locally", cmdDemo},
+		"version":          {"print the version", cmdVersion},
+		"config-reference": {"print the configuration reference (Markdown) generated from the config types", cmdConfigReference},
 	}
 }
 
