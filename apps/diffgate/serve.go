@@ -7,12 +7,15 @@ import (
 	"io"
 	"os"
 
+	githubapp "github.com/diffgate/diffgate/apps/github/app"
 	"github.com/diffgate/diffgate/shared/service"
 )
 
 // builders are every component `diffgate serve` runs, in one list.
 func builders() []service.Builder {
-	return []service.Builder{}
+	return []service.Builder{
+		githubapp.Build,
+	}
 }
 
 func buildAll(ctx context.Context, env *service.Env) ([]service.Component, error) {
