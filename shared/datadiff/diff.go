@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,10 +129,10 @@ func (s *Source) Diff(ctx context.Context, spec Spec) (res *Result, err error) {
 	stmts := []statement{
 		s.countStatement(b, true, sides[0].String(), &cnt[0]),
 		s.countStatement(b, false, sides[1].String(), &cnt[1]),
-		{label: "values", sql: b.valuesSQL(), scan: scanGroups(len(b.maskNames()), addGroups)},
+		{label: "values", sql: b.valuesSQL(), scan: b.scanGroups(addGroups)},
 	}
 	if !full {
-		stmts = append(stmts, statement{label: "added", sql: b.addedSQL(), scan: scanGroups(len(b.maskNames()), addGroups)})
+		stmts = append(stmts, statement{label: "added", sql: b.addedSQL(), scan: b.scanGroups(addGroups)})
 	}
 	if err := s.runAll(ctx, rec, stmts); err != nil {
 		return res, err
@@ -161,10 +162,10 @@ func (s *Source) Diff(ctx context.Context, spec Spec) (res *Result, err error) {
 			s.keyStatsStatement(b, false, sides[1].String(), &ks[1]),
 			s.exclusiveStatement(b, true, &excl[0]),
 			s.exclusiveStatement(b, false, &excl[1]),
-			{label: "values without duplicated keys", sql: b.valuesSQL(), scan: scanGroups(len(b.maskNames()), addGroups)},
+			{label: "values without duplicated keys", sql: b.valuesSQL(), scan: b.scanGroups(addGroups)},
 		}
 		if !full {
-			stmts = append(stmts, statement{label: "added without duplicated keys", sql: b.addedSQL(), scan: scanGroups(len(b.maskNames()), addGroups)})
+			stmts = append(stmts, statement{label: "added without duplicated keys", sql: b.addedSQL(), scan: b.scanGroups(addGroups)})
 		}
 		if err := s.runAll(ctx, rec, stmts); err != nil {
 			return res, err
@@ -205,7 +206,7 @@ func (s *Source) Diff(ctx context.Context, spec Spec) (res *Result, err error) {
 	case spec.SampleSize == 0:
 		res.SamplesOff = "sample size is 0"
 	default:
-		smp, err := s.samples(ctx, rec, b, res)
+		smp, err := s.samples(ctx, rec, b, res, sum)
 		if err != nil {
 			return res, err
 		}
@@ -382,14 +383,25 @@ func (s *Source) exclusiveStatement(b *builder, prod bool, out *int64) statement
 		scan: func(r *sql.Rows) error { return scanOne(r, (*intScan)(out)) }}
 }
 
-// groupRow is one row of the value pass.
+// groupRow is one row of the value pass: the counts of a (side, masks)
+// group (on the row with rk 1) and, for rows on one side only, one of the
+// first keys as text.
 type groupRow struct {
 	s            int64
 	masks        []int64
 	nkeys, nrows int64
+	rk           int64
+	key          []string
+	// pattern holds the smallest and largest key of a change mask.
+	pattern []string
 }
 
-func scanGroups(nmasks int, add func([]groupRow)) func(*sql.Rows) error {
+func (b *builder) scanGroups(add func([]groupRow)) func(*sql.Rows) error {
+	nmasks := len(b.maskNames())
+	nkeys := 0
+	if b.sampleKeys() {
+		nkeys = len(b.p.keys)
+	}
 	return func(r *sql.Rows) error {
 		var out []groupRow
 		for r.Next() {
@@ -398,9 +410,28 @@ func scanGroups(nmasks int, add func([]groupRow)) func(*sql.Rows) error {
 			for i := range g.masks {
 				dest = append(dest, (*intScan)(&g.masks[i]))
 			}
-			dest = append(dest, (*intScan)(&g.nkeys), (*intScan)(&g.nrows))
+			dest = append(dest, (*intScan)(&g.nkeys), (*intScan)(&g.nrows), (*intScan)(&g.rk))
+			keys := make([]sql.NullString, nkeys)
+			for i := range keys {
+				dest = append(dest, &keys[i])
+			}
+			var kmin, kmax sql.NullString
+			if b.patternKeys() {
+				dest = append(dest, &kmin, &kmax)
+			}
 			if err := r.Scan(dest...); err != nil {
 				return err
+			}
+			if g.s == 0 && kmin.Valid {
+				g.pattern = []string{kmin.String}
+				if kmax.String != kmin.String {
+					g.pattern = append(g.pattern, kmax.String)
+				}
+			}
+			if g.s != 0 && nkeys > 0 {
+				for _, k := range keys {
+					g.key = append(g.key, k.String)
+				}
 			}
 			out = append(out, g)
 		}
@@ -413,11 +444,26 @@ type summary struct {
 	matched, changed, unchanged int64
 	onlyRows, onlyKeys          [3]int64 // by s: 1 production only, 2 PR only
 	mism                        []int64
+	sampleKeys                  [3][][]string // by s: the first keys of rows on one side only
+	patterns                    []pattern     // changed rows' sample keys by change masks
+}
+
+// pattern is a combination of changed columns and keys of rows with it.
+type pattern struct {
+	masks []int64
+	keys  []string
 }
 
 func summarize(groups []groupRow, ncols int) summary {
 	sum := summary{mism: make([]int64, ncols)}
 	for _, g := range groups {
+		if g.key != nil {
+			sum.sampleKeys[g.s] = append(sum.sampleKeys[g.s], g.key)
+		}
+		if g.rk != 1 {
+			continue // a sample key; the group's counts are on its first row
+		}
+
 		if g.s != 0 {
 			sum.onlyRows[g.s] += g.nrows
 			sum.onlyKeys[g.s] += g.nkeys
@@ -440,6 +486,9 @@ func summarize(groups []groupRow, ncols int) summary {
 		}
 		if changed {
 			sum.changed += g.nrows
+			if len(g.pattern) > 0 {
+				sum.patterns = append(sum.patterns, pattern{masks: g.masks, keys: g.pattern})
+			}
 		} else {
 			sum.unchanged += g.nrows
 		}
@@ -447,8 +496,13 @@ func summarize(groups []groupRow, ncols int) summary {
 	return sum
 }
 
-// samples fetches up to b.sampleSize rows of each kind that exists.
-func (s *Source) samples(ctx context.Context, rec *recorder, b *builder, res *Result) (*Samples, error) {
+// samples assembles up to b.sampleSize rows of each kind. The value pass
+// returned the first keys of the rows on one side only and, for a simple
+// key, the smallest and largest key of each combination of changed
+// columns; their rows are fetched by key, one scan per side. A join
+// stopping at the sample size finds changed rows only when those keys are
+// too few.
+func (s *Source) samples(ctx context.Context, rec *recorder, b *builder, res *Result, sum summary) (*Samples, error) {
 	smp := &Samples{}
 	for _, k := range b.p.keys {
 		smp.Columns = append(smp.Columns, k.name)
@@ -456,9 +510,24 @@ func (s *Source) samples(ctx context.Context, rec *recorder, b *builder, res *Re
 	for _, c := range b.p.cols {
 		smp.Columns = append(smp.Columns, c.name)
 	}
-	width := len(smp.Columns)
+	width, nk, n := len(smp.Columns), len(b.p.keys), b.sampleSize
+
+	// Changed keys: each pattern's smallest key, then each one's largest.
+	pats := append([]pattern(nil), sum.patterns...)
+	sort.Slice(pats, func(i, j int) bool { return slices.Compare(pats[i].masks, pats[j].masks) < 0 })
+	var changed []pattern // one key each
+	seen := map[string]bool{}
+	for pass := 0; pass < 2; pass++ {
+		for _, p := range pats {
+			if pass < len(p.keys) && len(changed) < n && !seen[p.keys[pass]] {
+				seen[p.keys[pass]] = true
+				changed = append(changed, pattern{masks: p.masks, keys: []string{p.keys[pass]}})
+			}
+		}
+	}
+	var joined []ChangedRow
 	var stmts []statement
-	if res.Changed > 0 {
+	if res.Changed > 0 && int64(len(changed)) < min(int64(n), res.Changed) {
 		nm := len(b.maskNames())
 		stmts = append(stmts, statement{label: "sample changed", sql: b.changedSampleSQL(), scan: func(r *sql.Rows) error {
 			for r.Next() {
@@ -474,19 +543,25 @@ func (s *Source) samples(ctx context.Context, rec *recorder, b *builder, res *Re
 				if err := r.Scan(dest...); err != nil {
 					return err
 				}
-				row := ChangedRow{Prod: toRow(vals[:width]), PR: toRow(vals[width:])}
-				for j, c := range b.p.cols {
-					if masks[j/maskBits]&(1<<(j%maskBits)) != 0 {
-						row.Differs = append(row.Differs, c.name)
-					}
-				}
-				smp.Changed = append(smp.Changed, row)
+				joined = append(joined, ChangedRow{Prod: toRow(vals[:width]), PR: toRow(vals[width:]), Differs: b.differing(masks)})
 			}
 			return nil
 		}})
 	}
-	only := func(prod bool, dst *[]Row) statement {
-		return statement{label: "sample only " + sideName(prod), sql: b.onlySampleSQL(prod), scan: func(r *sql.Rows) error {
+
+	// Rows by key, one statement per side.
+	var rows [2]map[string]Row
+	for side := range 2 {
+		keys := sum.sampleKeys[side+1]
+		for _, c := range changed {
+			keys = append(keys, c.keys)
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		rows[side] = map[string]Row{}
+		dst := rows[side]
+		stmts = append(stmts, statement{label: "sample rows " + sideName(side == 0), sql: b.keyRowsSQL(side == 0, keys), scan: func(r *sql.Rows) error {
 			for r.Next() {
 				vals := make([]sql.NullString, width)
 				dest := make([]any, width)
@@ -496,25 +571,64 @@ func (s *Source) samples(ctx context.Context, rec *recorder, b *builder, res *Re
 				if err := r.Scan(dest...); err != nil {
 					return err
 				}
-				*dst = append(*dst, toRow(vals))
+				row := toRow(vals)
+				dst[rowKey(row, nk)] = row
 			}
 			return nil
-		}}
-	}
-	if res.Removed > 0 {
-		stmts = append(stmts, only(true, &smp.ProdOnly))
-	}
-	if res.Added > 0 {
-		stmts = append(stmts, only(false, &smp.PROnly))
+		}})
 	}
 	if err := s.runAll(ctx, rec, stmts); err != nil {
 		return nil, err
 	}
-	nk := len(b.p.keys)
+
+	for _, c := range changed {
+		k := strings.Join(c.keys, "\x00")
+		p, ok1 := rows[0][k]
+		r, ok2 := rows[1][k]
+		if ok1 && ok2 {
+			smp.Changed = append(smp.Changed, ChangedRow{Prod: p, PR: r, Differs: b.differing(c.masks)})
+			seen[k] = true
+		}
+	}
+	for _, j := range joined {
+		if k := rowKey(j.Prod, nk); len(smp.Changed) < n && !seen[k] {
+			seen[k] = true
+			smp.Changed = append(smp.Changed, j)
+		}
+	}
+	for side, dst := range []*[]Row{&smp.ProdOnly, &smp.PROnly} {
+		for _, k := range sum.sampleKeys[side+1] {
+			if row, ok := rows[side][strings.Join(k, "\x00")]; ok {
+				*dst = append(*dst, row)
+			}
+		}
+	}
 	sort.SliceStable(smp.Changed, func(i, j int) bool { return lessKey(smp.Changed[i].Prod[:nk], smp.Changed[j].Prod[:nk]) })
 	sort.SliceStable(smp.ProdOnly, func(i, j int) bool { return lessKey(smp.ProdOnly[i][:nk], smp.ProdOnly[j][:nk]) })
 	sort.SliceStable(smp.PROnly, func(i, j int) bool { return lessKey(smp.PROnly[i][:nk], smp.PROnly[j][:nk]) })
 	return smp, nil
+}
+
+// rowKey joins the key columns of a sampled row.
+func rowKey(row Row, nk int) string {
+	parts := make([]string, nk)
+	for i := range parts {
+		if row[i] != nil {
+			parts[i] = *row[i]
+		}
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// differing names the compared columns whose bits are set in masks.
+func (b *builder) differing(masks []int64) []string {
+	var out []string
+	for j, c := range b.p.cols {
+		if masks[j/maskBits]&(1<<(j%maskBits)) != 0 {
+			out = append(out, c.name)
+		}
+	}
+	return out
 }
 
 func toRow(vals []sql.NullString) Row {

@@ -216,10 +216,58 @@ func (b *builder) maskNames() []string {
 	return out
 }
 
+// sampleKeys reports whether the value pass also returns the first keys
+// of the rows only on one side, for samples.
+func (b *builder) sampleKeys() bool { return b.sampleSize > 0 }
+
+// patternKeys reports whether the value pass also returns, for each change
+// mask, the smallest and the largest key with it: sample keys of changed
+// rows at the price of two aggregates, where the key is one column of a
+// type with min and max.
+func (b *builder) patternKeys() bool {
+	if !b.sampleKeys() || len(b.p.keys) != 1 {
+		return false
+	}
+	k := b.p.keys[0]
+	ordered := func(kd Kind) bool {
+		return kd == KindInteger || kd == KindDecimal || kd == KindText || kd.temporal()
+	}
+	// Both sides' keys must print alike: the PR's rows are fetched by the
+	// production key's text.
+	return k.mode == modeNative && ordered(k.prodKind) && strings.EqualFold(k.prodType, k.prType)
+}
+
+// windowed wraps a grouped pass (columns s, m0.., e0.., x0.., n) so that it
+// returns, per (s, masks), the number of groups (nkeys), the rows (nrows)
+// and the first groups by key: one row per group up to the sample size
+// (rk numbers them), each carrying the key as text (x0..).
+func (b *builder) windowed(inner string) string {
+	masks := strings.Join(b.maskNames(), ", ")
+	var es, xs []string
+	for i := range b.p.keys {
+		es = append(es, "g.e"+strconv.Itoa(i))
+		if b.sampleKeys() {
+			xs = append(xs, "x"+strconv.Itoa(i))
+		}
+	}
+	part := "PARTITION BY s, " + masks
+	if b.patternKeys() {
+		xs = append(xs, "xmin", "xmax")
+	}
+	x := ""
+	if len(xs) > 0 {
+		x = ", " + strings.Join(xs, ", ")
+	}
+	return b.with() + "SELECT s, " + masks + ", nkeys, nrows, rk" + x + " FROM (\nSELECT g.*, count(*) OVER (" + part + ") AS nkeys, sum(n) OVER (" + part +
+		") AS nrows, row_number() OVER (" + part + " ORDER BY " + strings.Join(es, ", ") + ") AS rk\nFROM (\n" + inner + "\n) AS g\n) AS w WHERE rk <= " +
+		strconv.Itoa(max(1, b.sampleSize))
+}
+
 // valuesSQL is the value pass: one join of the two sides grouped by which
 // side a row is on (s: 0 both, 1 production only, 2 PR only) and by its
 // change masks. Rows on one side only are also grouped by key, so that the
-// outer count of groups counts their distinct keys.
+// groups count their distinct keys and the first keys come back as
+// samples.
 func (b *builder) valuesSQL() string {
 	join := "FULL OUTER JOIN"
 	if !b.fullJoin {
@@ -234,32 +282,50 @@ func (b *builder) valuesSQL() string {
 		k := "k" + strconv.Itoa(i)
 		sel = append(sel, "CASE WHEN b.k0 IS NULL THEN a."+k+" WHEN a.k0 IS NULL THEN b."+k+" END AS e"+strconv.Itoa(i))
 	}
+	if b.sampleKeys() {
+		for i, k := range b.p.keys {
+			r := "r" + strconv.Itoa(i)
+			sel = append(sel, "CASE WHEN b.k0 IS NULL THEN "+b.d.Text("a."+r, k.prodType)+" WHEN a.k0 IS NULL THEN "+b.d.Text("b."+r, k.prType)+
+				" END AS x"+strconv.Itoa(i))
+		}
+	}
 	groupBy := make([]string, len(sel))
 	for i := range sel {
 		groupBy[i] = strconv.Itoa(i + 1)
 	}
-	masks := strings.Join(b.maskNames(), ", ")
-	return b.with() +
-		"SELECT s, " + masks + ", count(*) AS nkeys, sum(n) AS nrows FROM (\nSELECT " + strings.Join(sel, ",\n") + ",\ncount(*) AS n\nFROM " +
+	if b.patternKeys() {
+		k := b.p.keys[0]
+		sel = append(sel, b.d.Text("min(a.r0)", k.prodType)+" AS xmin", b.d.Text("max(a.r0)", k.prodType)+" AS xmax")
+	}
+	return b.windowed("SELECT " + strings.Join(sel, ",\n") + ",\ncount(*) AS n\nFROM " +
 		b.side(true) + " AS a\n" + join + " " + b.side(false) + " AS b ON " + b.joinOn() +
-		"\nGROUP BY " + strings.Join(groupBy, ", ") + "\n) AS g GROUP BY s, " + masks
+		"\nGROUP BY " + strings.Join(groupBy, ", "))
 }
 
 // addedSQL counts the rows only in the PR, for dialects without a FULL
 // OUTER JOIN pass; it returns rows shaped like valuesSQL's.
 func (b *builder) addedSQL() string {
-	keys := make([]string, len(b.p.keys))
-	for i := range keys {
-		keys[i] = "b.k" + strconv.Itoa(i)
+	var sel, groupBy []string
+	sel = append(sel, "2 AS s")
+	for i := range b.maskNames() {
+		sel = append(sel, "0 AS m"+strconv.Itoa(i))
 	}
-	zeros := make([]string, len(b.maskNames()))
-	for i := range zeros {
-		zeros[i] = "0 AS m" + strconv.Itoa(i)
+	for i := range b.p.keys {
+		sel = append(sel, "b.k"+strconv.Itoa(i)+" AS e"+strconv.Itoa(i))
+		groupBy = append(groupBy, "b.k"+strconv.Itoa(i))
 	}
-	return b.with() +
-		"SELECT 2 AS s, " + strings.Join(zeros, ", ") + ", count(*) AS nkeys, sum(n) AS nrows FROM (\nSELECT " + strings.Join(keys, ", ") +
-		", count(*) AS n FROM " + b.side(false) + " AS b\nWHERE NOT EXISTS (SELECT 1 FROM " + b.side(true) + " AS a WHERE " + b.joinOn() + ")\nGROUP BY " +
-		strings.Join(keys, ", ") + "\n) AS g"
+	if b.sampleKeys() {
+		for i, k := range b.p.keys {
+			x := b.d.Text("b.r"+strconv.Itoa(i), k.prType)
+			sel = append(sel, x+" AS x"+strconv.Itoa(i))
+			groupBy = append(groupBy, x)
+		}
+	}
+	if b.patternKeys() {
+		sel = append(sel, "NULL AS xmin", "NULL AS xmax")
+	}
+	return b.windowed("SELECT " + strings.Join(sel, ", ") + ", count(*) AS n FROM " + b.side(false) + " AS b\nWHERE NOT EXISTS (SELECT 1 FROM " +
+		b.side(true) + " AS a WHERE " + b.joinOn() + ")\nGROUP BY " + strings.Join(groupBy, ", "))
 }
 
 // countSQL counts a side's rows and rows with a NULL key.
@@ -332,17 +398,42 @@ func (b *builder) changedSampleSQL() string {
 		" LIMIT " + strconv.Itoa(b.sampleSize)
 }
 
-// onlySampleSQL returns up to sampleSize rows only on one side.
-func (b *builder) onlySampleSQL(prod bool) string {
-	this, other := "a", "b"
-	if !prod {
-		this, other = "b", "a"
+// keyRowsSQL fetches the rows of one side whose keys, as text, are among
+// keys. A key compared as it is stored meets the text as a literal the
+// database converts to the key's type once, so the scan compares values;
+// keys compared as text are rendered as text on every row.
+func (b *builder) keyRowsSQL(prod bool, keys [][]string) string {
+	keyExpr := make([]string, len(b.p.keys))
+	for i, kc := range b.p.keys {
+		keyExpr[i] = "t." + b.q(b.colName(kc, prod))
+		if kc.mode == modeText {
+			keyExpr[i] = b.d.Text(keyExpr[i], b.colType(kc, prod))
+		}
 	}
-	on := make([]string, len(b.p.keys))
-	for i := range on {
-		on[i] = other + ".k" + strconv.Itoa(i) + " = " + this + ".k" + strconv.Itoa(i)
+	var cond string
+	if len(b.p.keys) == 1 {
+		lits := make([]string, len(keys))
+		for i, k := range keys {
+			lits[i] = b.d.QuoteString(k[0])
+		}
+		cond = keyExpr[0] + " IN (" + strings.Join(lits, ", ") + ")"
+	} else {
+		var any []string
+		for _, k := range keys {
+			and := make([]string, len(b.p.keys))
+			for i := range b.p.keys {
+				and[i] = keyExpr[i] + " = " + b.d.QuoteString(k[i])
+			}
+			any = append(any, "("+strings.Join(and, " AND ")+")")
+		}
+		cond = "(" + strings.Join(any, " OR ") + ")"
 	}
-	return b.with() + "SELECT " + strings.Join(b.sampleColumns(prod, this, ""), ", ") + " FROM " + b.side(prod) + " AS " + this +
-		"\nWHERE NOT EXISTS (SELECT 1 FROM " + b.side(!prod) + " AS " + other + " WHERE " + strings.Join(on, " AND ") + ")" +
-		" LIMIT " + strconv.Itoa(b.sampleSize)
+	var cols []string
+	for _, k := range b.p.keys {
+		cols = append(cols, b.d.Text("t."+b.q(b.colName(k, prod)), b.colType(k, prod)))
+	}
+	for _, c := range b.p.cols {
+		cols = append(cols, b.d.Text("t."+b.q(b.colName(c, prod)), b.colType(c, prod)))
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + b.from[idx(prod)] + " AS t" + b.where(cond)
 }

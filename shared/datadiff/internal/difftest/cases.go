@@ -22,6 +22,7 @@ type Want struct {
 	Caveats                            []string          // each appears in some caveat
 	// Samples: key (key columns' text joined by "|") → differing columns.
 	SampleChanged    map[string][]string
+	SampleChangedN   int // when SampleChanged is nil: how many changed rows
 	SampleProdOnly   []string
 	SamplePROnly     []string
 	SamplesOff       string
@@ -131,6 +132,12 @@ func Tables() map[string]Table {
 		"text_pr": {Cols: []Col{{"id", Int}, {"a", Varchar(50)}, {"b", Varchar(20)}}, Rows: [][]any{
 			{1, "same", "alice"}, {2, "same", "x "}, {3, "same", "y"},
 		}},
+		"pattern_prod": {Cols: []Col{{"id", Int}, {"v", Int}, {"w", Int}}, Rows: [][]any{
+			{1, 1, 1}, {2, 2, 2}, {3, 3, 3}, {4, 4, 4}, {5, 5, 5},
+		}},
+		"pattern_pr": {Cols: []Col{{"id", Int}, {"v", Int}, {"w", Int}}, Rows: [][]any{
+			{1, 10, 1}, {2, 20, 2}, {3, 30, 3}, {4, 40, 4}, {5, 5, 5},
+		}},
 		"empty_prod":   {Cols: []Col{{"id", Int}, {"v", Text}}},
 		"empty_pr":     {Cols: []Col{{"id", Int}, {"v", Text}}},
 		"keyonly_prod": {Cols: []Col{{"id", Int}}, Rows: [][]any{{1}, {2}, {3}}},
@@ -176,8 +183,8 @@ func Cases() []Case {
 			},
 			Want: func() Want {
 				w := basicWant
-				w.SampleChanged, w.SampleProdOnly, w.SamplePROnly = nil, nil, nil
-				w.NoSamplesChecked = true
+				w.SampleChanged, w.SampleChangedN = nil, 1
+				w.SampleProdOnly, w.SamplePROnly = []string{"6"}, []string{"9"} // the first keys
 				return w
 			}(),
 		},
@@ -207,6 +214,39 @@ func Cases() []Case {
 					Key: []string{"id"}, SampleSize: 10}
 			},
 			Want: basicWant,
+		},
+		{
+			// One combination of changed columns on four rows: its smallest
+			// and largest keys come from the value pass, the others from a
+			// join.
+			Name: "samples_one_pattern",
+			Spec: func(env *Env) datadiff.Spec {
+				p, r := pair(env, "pattern_prod", "pattern_pr")
+				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 10}
+			},
+			Want: Want{
+				Status: datadiff.StatusDiffed, Key: []string{"id"},
+				Prod:    datadiff.SideStats{Rows: 5, DistinctKeys: 5},
+				PR:      datadiff.SideStats{Rows: 5, DistinctKeys: 5},
+				Changed: 4, Unchanged: 1,
+				Mismatches:    map[string]int64{"v": 4, "w": 0},
+				SampleChanged: map[string][]string{"1": {"v"}, "2": {"v"}, "3": {"v"}, "4": {"v"}},
+			},
+		},
+		{
+			Name: "samples_one_pattern_bounded",
+			Spec: func(env *Env) datadiff.Spec {
+				p, r := pair(env, "pattern_prod", "pattern_pr")
+				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 3}
+			},
+			Want: Want{
+				Status: datadiff.StatusDiffed, Key: []string{"id"},
+				Prod:    datadiff.SideStats{Rows: 5, DistinctKeys: 5},
+				PR:      datadiff.SideStats{Rows: 5, DistinctKeys: 5},
+				Changed: 4, Unchanged: 1,
+				Mismatches:     map[string]int64{"v": 4, "w": 0},
+				SampleChangedN: 3,
+			},
 		},
 		{
 			Name: "filter",

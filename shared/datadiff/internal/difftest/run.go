@@ -201,6 +201,9 @@ func checkSamples(t *testing.T, w Want, res *datadiff.Result) {
 		}
 		return strings.Join(parts, "|")
 	}
+	if w.SampleChangedN > 0 && len(s.Changed) != w.SampleChangedN {
+		t.Errorf("%d changed rows sampled, want %d", len(s.Changed), w.SampleChangedN)
+	}
 	if w.SampleChanged != nil {
 		got := map[string][]string{}
 		for _, ch := range s.Changed {
