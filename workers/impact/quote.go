@@ -1,0 +1,59 @@
+package impact
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/diffgate/diffgate/shared/config"
+	"github.com/diffgate/diffgate/shared/datadiff"
+	"github.com/diffgate/diffgate/shared/datadiff/duckdb"
+	"github.com/diffgate/diffgate/shared/datadiff/mysql"
+	"github.com/diffgate/diffgate/shared/datadiff/postgres"
+	"github.com/diffgate/diffgate/shared/events"
+)
+
+// dialect is the diff engine's dialect of a data source type. A Hightouch
+// model's PR query names relations the way the differ will run it, so it
+// is quoted by the same code.
+func dialect(typ string) (datadiff.Dialect, error) {
+	switch typ {
+	case config.TypePostgres:
+		return postgres.Dialect{}, nil
+	case config.TypeMySQL:
+		return &mysql.Dialect{}, nil
+	case config.TypeDuckDB:
+		return duckdb.Dialect{}, nil
+	}
+	return nil, fmt.Errorf("data source type %q has no SQL dialect", typ)
+}
+
+// quoter returns the function that renders a relation for the data source
+// type, or an error for a type without a dialect.
+func quoter(typ string) (func(events.Relation) (string, error), error) {
+	d, err := dialect(typ)
+	if err != nil {
+		return nil, err
+	}
+	return func(r events.Relation) (string, error) {
+		return d.Relation(datadiff.Relation{
+			Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
+			Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier},
+		})
+	}, nil
+}
+
+// quoteAll adapts a quoter to hightouch.PlanOptions.Quote, which cannot
+// fail: the first error is kept in *failed and the relation rendered
+// plainly meanwhile (the plan is refused afterwards).
+func quoteAll(q func(events.Relation) (string, error), failed *error) func(events.Relation) string {
+	return func(r events.Relation) string {
+		s, err := q(r)
+		if err != nil {
+			if *failed == nil {
+				*failed = fmt.Errorf("relation %s: %w", r, err)
+			}
+			return strings.Join([]string{r.Database, r.Schema, r.Identifier}, ".")
+		}
+		return s
+	}
+}
