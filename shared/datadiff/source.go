@@ -184,7 +184,7 @@ func (s *Source) run(ctx context.Context, rec *recorder, st statement) (err erro
 	}()
 
 	if st.probe != nil {
-		rec.add(st.sql)
+		rec.add("/* columns only: no row is read */ " + st.sql)
 		if err := st.probe(stmtCtx, conn); err != nil {
 			return s.wrap(ctx, stmtCtx, st, err)
 		}
