@@ -64,6 +64,7 @@ func TestADBTCloudOutageIsReportedWhenTheWaitTimesOut(t *testing.T) {
 
 func TestARejectedTokenEndsTheRunWithWhatToFix(t *testing.T) {
 	w := newWorld(t, 100*time.Millisecond, time.Hour, dbtcloudtest.AllowBadAuth())
+	w.logs = &lockedBuffer{}
 	const wrong = "dbtc_wrong_token_value"
 	w.cfg.Integrations[0].DBTCloud.Token = config.NewSecret(wrong)
 	w.start()
@@ -81,6 +82,9 @@ func TestARejectedTokenEndsTheRunWithWhatToFix(t *testing.T) {
 	}
 	if n := w.dbt.ListRunsCount(ciJob); n != 1 {
 		t.Errorf("%d list-runs requests, want 1: a rejected token is not retried", n)
+	}
+	if logs := w.logs.String(); !strings.Contains(logs, "run failed") || strings.Contains(logs, wrong) {
+		t.Errorf("the logs should report the failure without the token:\n%s", logs)
 	}
 	bustest.WaitFor(t, wait, func() error { return consumerIdle(t, w.bus) })
 }

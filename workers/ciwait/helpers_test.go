@@ -1,6 +1,7 @@
 package ciwait_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -44,6 +45,27 @@ type world struct {
 	sleep *sleeps
 	// ackWait, when set, is the workers' ack wait.
 	ackWait time.Duration
+	// logs, when set, receives the workers' logs instead of the test's
+	// output.
+	logs *lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer for a logger written from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // sleeps records the waits the dbt Cloud client asks for between retries,
@@ -113,6 +135,9 @@ func (w *world) start() *worker {
 	// Every look at dbt Cloud logs at debug; a test with hundreds of
 	// waiting runs keeps its output (and its time) to what matters.
 	ctx = zerolog.Ctx(ctx).Level(zerolog.InfoLevel).WithContext(ctx)
+	if w.logs != nil {
+		ctx = zerolog.New(w.logs).Level(zerolog.DebugLevel).WithContext(ctx)
+	}
 	env := &service.Env{Config: w.cfg, Bus: bustest.Another(w.t, w.bus), Mux: http.NewServeMux()}
 	comps, err := ciwait.New(ctx, env, ciwait.Options{DBTCloud: []dbtcloud.Option{dbtcloud.WithSleep(w.sleep.sleep)}, AckWait: w.ackWait})
 	if err != nil {

@@ -39,6 +39,7 @@ func post(t *testing.T, url string, body []byte, auth string) (int, string) {
 func TestADBTCloudWebhookWakesTheWaitingRun(t *testing.T) {
 	// Polls are an hour apart: only the webhook can end this wait.
 	w := newWorld(t, time.Hour, 2*time.Hour)
+	w.logs = &lockedBuffer{}
 	ci := w.ciRun(60, sha(60), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	other := w.ciRun(61, sha(61), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	wk := w.start()
@@ -92,6 +93,10 @@ func TestADBTCloudWebhookWakesTheWaitingRun(t *testing.T) {
 	}
 	if n := w.dbt.ListRunsCount(ciJob); n != 1 {
 		t.Errorf("%d list-runs requests, want still 1: the webhook, not a poll, ended the wait", n)
+	}
+	logs := w.logs.String()
+	if !strings.Contains(logs, "webhook refused") || strings.Contains(logs, hookSecret) || strings.Contains(logs, dbtcloud.SignWebhook([]byte(hookSecret), body)) {
+		t.Errorf("the logs should say that webhooks were refused, and show neither the secret nor a valid signature:\n%s", logs)
 	}
 	// The other PR's run is not woken by this webhook.
 	if o := outcomes(t, w.bus, otherReq.Run); o.count() != 0 {

@@ -86,10 +86,11 @@ func pair() (prod, pr []byte) {
 	return p.Bytes(), q.Bytes()
 }
 
-// rideModels are the Hightouch models of the workspace: one reads
-// daily_rides (two hops below the edit) in SQL, one is the dbt model
-// rentals, one reads rentals but on a source diffgate is not configured
-// for, one reads an unchanged table.
+// rideModels are the Hightouch models of the workspace, one of each kind:
+// SQL reading daily_rides (two hops below the edit), the dbt model
+// rentals, the table daily_rides, and a model of a query type diffgate
+// does not know; then one reading rentals but on a source diffgate is not
+// configured for, and one reading an unchanged table.
 func rideModels(ht *hightouchtest.Server) {
 	ht.AddSource(hightouchtest.Source{ID: source, Name: "Warehouse", Type: "postgres"})
 	ht.AddSource(hightouchtest.Source{ID: 99, Name: "Other warehouse", Type: "postgres"})
@@ -97,6 +98,8 @@ func rideModels(ht *hightouchtest.Server) {
 		SQL: "select ride_date, rides from prod.daily_rides where rides > 0"})
 	ht.AddModel(hightouchtest.Model{ID: 12, Name: "Rentals to CRM", SourceID: source, PrimaryKey: "rental_id", Syncs: []int64{502, 503},
 		DBTUniqueID: "model.rides.rentals", DBTRelation: [3]string{"analytics", "prod", "rentals"}})
+	ht.AddModel(hightouchtest.Model{ID: 15, Name: "Daily rides table", SourceID: source, PrimaryKey: "ride_date", Table: "prod.daily_rides"})
+	ht.AddModel(hightouchtest.Model{ID: 16, Name: "Rides forecast", SourceID: source, PrimaryKey: "ride_date", QueryType: "forecast"})
 	ht.AddModel(hightouchtest.Model{ID: 13, Name: "Rentals elsewhere", SourceID: 99, PrimaryKey: "rental_id", Table: "prod.rentals"})
 	ht.AddModel(hightouchtest.Model{ID: 14, Name: "Stations", SourceID: source, PrimaryKey: "station_id", Table: "prod.stations"})
 }

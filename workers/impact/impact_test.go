@@ -117,7 +117,7 @@ func TestHightouchModelsBelowTheChangeAreDiffed(t *testing.T) {
 				ids = append(ids, id)
 			}
 			slices.Sort(ids)
-			wantIDs := []string{"hightouch.7.11", "hightouch.7.12", "model.rides.stg_rentals"}
+			wantIDs := []string{"hightouch.7.11", "hightouch.7.12", "hightouch.7.15", "model.rides.stg_rentals"}
 			if !diffHightouch {
 				wantIDs = []string{"model.rides.stg_rentals"}
 			}
@@ -141,6 +141,9 @@ func TestHightouchModelsBelowTheChangeAreDiffed(t *testing.T) {
 				if crm := byID["hightouch.7.12"]; crm.Prod == nil || !strings.Contains(crm.PR.Query, `"dbt_cloud_pr_22_7"."rentals"`) || !slices.Equal(crm.Key, []string{"rental_id"}) {
 					t.Errorf("task of the dbt-backed model %+v, want it to read the PR's rentals keyed by rental_id", crm)
 				}
+				if table := byID["hightouch.7.15"]; table.Prod == nil || !strings.Contains(table.PR.Query, `"dbt_cloud_pr_22_7"."daily_rides"`) {
+					t.Errorf("task of the table model %+v, want it to read the PR's daily_rides", table)
+				}
 			}
 			stored := plan(t, w.bus, p[0].Plan)
 			var assets []string
@@ -148,12 +151,12 @@ func TestHightouchModelsBelowTheChangeAreDiffed(t *testing.T) {
 				assets = append(assets, a.ID)
 			}
 			slices.Sort(assets)
-			wantAssets := []string{"hightouch.7.11", "hightouch.7.12", "hightouch.7.sync.501", "hightouch.7.sync.502", "hightouch.7.sync.503"}
+			wantAssets := []string{"hightouch.7.11", "hightouch.7.12", "hightouch.7.15", "hightouch.7.sync.501", "hightouch.7.sync.502", "hightouch.7.sync.503"}
 			if !slices.Equal(assets, wantAssets) {
-				t.Errorf("Hightouch assets %v, want %v (not the model on source 99, nor the unchanged stations)", assets, wantAssets)
+				t.Errorf("Hightouch assets %v, want %v (not the model on source 99, the unchanged stations or the unknown kind)", assets, wantAssets)
 			}
 			for _, m := range stored.Models {
-				if m.ID == "hightouch.7.13" || m.ID == "hightouch.7.14" {
+				if m.ID == "hightouch.7.13" || m.ID == "hightouch.7.14" || m.ID == "hightouch.7.16" {
 					t.Errorf("plan lists %s (%s)", m.ID, m.Name)
 				}
 			}
@@ -190,7 +193,7 @@ func TestHightouchFailures(t *testing.T) {
 		prod, pr := pair()
 		msg := w.resolved(11, prod, pr)
 		p, f := planned(t, w.bus, msg.Run)
-		if len(p) != 1 || len(f) != 0 || p[0].Tasks != 3+2 {
+		if len(p) != 1 || len(f) != 0 || p[0].Tasks != 3+3 {
 			t.Fatalf("planned %+v, failed %+v: want a plan with the Hightouch models once the API answered", p, f)
 		}
 	})

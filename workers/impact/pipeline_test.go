@@ -151,10 +151,7 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 
 			var o outcome
 			bustest.WaitFor(t, 30*time.Second, func() error {
-				o = outcome{}
-				for _, m := range stored[events.DiffPlanned](t, p.bus, events.SubjectDiffPlanned) {
-					o.planned = append(o.planned, m)
-				}
+				o = outcome{planned: stored[events.DiffPlanned](t, p.bus, events.SubjectDiffPlanned)}
 				o.failed = stored[events.RunFailed](t, p.bus, events.SubjectRunFailed)
 				o.cancelled = stored[events.RunCancelled](t, p.bus, events.SubjectRunCancelled)
 				if len(o.planned)+len(o.failed)+len(o.cancelled) == 0 {
