@@ -5,10 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/big"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +15,7 @@ import (
 //
 // Statements, each in a read-only transaction of its own, bounded by the
 // source's concurrency:
-//   - one compile-only probe per side for its columns (and one more with
+//   - one probe per side for its columns, reading no row (and one more with
 //     the filter, so that a bad filter is reported before anything runs);
 //   - one count per side (rows, rows with a NULL key);
 //   - the value pass: one join of the two sides on the key with one
@@ -32,7 +28,8 @@ import (
 //
 // A missing PR relation gives StatusNotBuilt and a missing production
 // relation (or spec.Prod nil) StatusNew; other failures are errors that
-// match the package's sentinel errors.
+// match the package's sentinel errors. The result is never nil: after a
+// failure it still lists the statements that ran.
 func (s *Source) Diff(ctx context.Context, spec Spec) (res *Result, err error) {
 	start := time.Now()
 	rec := &recorder{}
@@ -49,6 +46,9 @@ func (s *Source) Diff(ctx context.Context, spec Spec) (res *Result, err error) {
 	}
 	if spec.SampleSize < 0 {
 		return res, &Error{Kind: ErrBadSpec, Msg: "the sample size must not be negative"}
+	}
+	if spec.SampleSize > MaxSampleSize {
+		spec.SampleSize = MaxSampleSize
 	}
 
 	var sides [2]*Side
@@ -494,244 +494,6 @@ func summarize(groups []groupRow, ncols int) summary {
 		}
 	}
 	return sum
-}
-
-// samples assembles up to b.sampleSize rows of each kind. The value pass
-// returned the first keys of the rows on one side only and, for a simple
-// key, the smallest and largest key of each combination of changed
-// columns; their rows are fetched by key, one scan per side. A join
-// stopping at the sample size finds changed rows only when those keys are
-// too few.
-func (s *Source) samples(ctx context.Context, rec *recorder, b *builder, res *Result, sum summary) (*Samples, error) {
-	smp := &Samples{}
-	for _, k := range b.p.keys {
-		smp.Columns = append(smp.Columns, k.name)
-	}
-	for _, c := range b.p.cols {
-		smp.Columns = append(smp.Columns, c.name)
-	}
-	width, nk, n := len(smp.Columns), len(b.p.keys), b.sampleSize
-
-	// Changed keys: each pattern's smallest key, then each one's largest.
-	pats := append([]pattern(nil), sum.patterns...)
-	sort.Slice(pats, func(i, j int) bool { return slices.Compare(pats[i].masks, pats[j].masks) < 0 })
-	var changed []pattern // one key each
-	seen := map[string]bool{}
-	for pass := 0; pass < 2; pass++ {
-		for _, p := range pats {
-			if pass < len(p.keys) && len(changed) < n && !seen[p.keys[pass]] {
-				seen[p.keys[pass]] = true
-				changed = append(changed, pattern{masks: p.masks, keys: []string{p.keys[pass]}})
-			}
-		}
-	}
-	var joined []ChangedRow
-	var stmts []statement
-	if res.Changed > 0 && int64(len(changed)) < min(int64(n), res.Changed) {
-		nm := len(b.maskNames())
-		stmts = append(stmts, statement{label: "sample changed", sql: b.changedSampleSQL(), scan: func(r *sql.Rows) error {
-			for r.Next() {
-				vals := make([]sql.NullString, 2*width)
-				masks := make([]int64, nm)
-				dest := make([]any, 0, 2*width+nm)
-				for i := range vals {
-					dest = append(dest, &vals[i])
-				}
-				for i := range masks {
-					dest = append(dest, (*intScan)(&masks[i]))
-				}
-				if err := r.Scan(dest...); err != nil {
-					return err
-				}
-				joined = append(joined, ChangedRow{Prod: toRow(vals[:width]), PR: toRow(vals[width:]), Differs: b.differing(masks)})
-			}
-			return nil
-		}})
-	}
-
-	// Rows by key, one statement per side.
-	var rows [2]map[string]Row
-	for side := range 2 {
-		keys := sum.sampleKeys[side+1]
-		for _, c := range changed {
-			keys = append(keys, c.keys)
-		}
-		if len(keys) == 0 {
-			continue
-		}
-		rows[side] = map[string]Row{}
-		dst := rows[side]
-		stmts = append(stmts, statement{label: "sample rows " + sideName(side == 0), sql: b.keyRowsSQL(side == 0, keys), scan: func(r *sql.Rows) error {
-			for r.Next() {
-				vals := make([]sql.NullString, width)
-				dest := make([]any, width)
-				for i := range vals {
-					dest[i] = &vals[i]
-				}
-				if err := r.Scan(dest...); err != nil {
-					return err
-				}
-				row := toRow(vals)
-				dst[rowKey(row, nk)] = row
-			}
-			return nil
-		}})
-	}
-	if err := s.runAll(ctx, rec, stmts); err != nil {
-		return nil, err
-	}
-
-	for _, c := range changed {
-		k := strings.Join(c.keys, "\x00")
-		p, ok1 := rows[0][k]
-		r, ok2 := rows[1][k]
-		if ok1 && ok2 {
-			smp.Changed = append(smp.Changed, ChangedRow{Prod: p, PR: r, Differs: b.differing(c.masks)})
-			seen[k] = true
-		}
-	}
-	for _, j := range joined {
-		if k := rowKey(j.Prod, nk); len(smp.Changed) < n && !seen[k] {
-			seen[k] = true
-			smp.Changed = append(smp.Changed, j)
-		}
-	}
-	for side, dst := range []*[]Row{&smp.ProdOnly, &smp.PROnly} {
-		for _, k := range sum.sampleKeys[side+1] {
-			if row, ok := rows[side][strings.Join(k, "\x00")]; ok {
-				*dst = append(*dst, row)
-			}
-		}
-	}
-	sort.SliceStable(smp.Changed, func(i, j int) bool { return lessKey(smp.Changed[i].Prod[:nk], smp.Changed[j].Prod[:nk]) })
-	sort.SliceStable(smp.ProdOnly, func(i, j int) bool { return lessKey(smp.ProdOnly[i][:nk], smp.ProdOnly[j][:nk]) })
-	sort.SliceStable(smp.PROnly, func(i, j int) bool { return lessKey(smp.PROnly[i][:nk], smp.PROnly[j][:nk]) })
-	return smp, nil
-}
-
-// rowKey joins the key columns of a sampled row.
-func rowKey(row Row, nk int) string {
-	parts := make([]string, nk)
-	for i := range parts {
-		if row[i] != nil {
-			parts[i] = *row[i]
-		}
-	}
-	return strings.Join(parts, "\x00")
-}
-
-// differing names the compared columns whose bits are set in masks.
-func (b *builder) differing(masks []int64) []string {
-	var out []string
-	for j, c := range b.p.cols {
-		if masks[j/maskBits]&(1<<(j%maskBits)) != 0 {
-			out = append(out, c.name)
-		}
-	}
-	return out
-}
-
-func toRow(vals []sql.NullString) Row {
-	row := make(Row, len(vals))
-	for i, v := range vals {
-		if v.Valid {
-			s := v.String
-			row[i] = &s
-		}
-	}
-	return row
-}
-
-// lessKey orders sampled rows by key, numerically where both values are
-// numbers.
-func lessKey(a, b Row) bool {
-	for i := range a {
-		x, y := a[i], b[i]
-		switch {
-		case x == nil && y == nil:
-			continue
-		case x == nil:
-			return true
-		case y == nil:
-			return false
-		}
-		if *x == *y {
-			continue
-		}
-		fx, ex := strconv.ParseFloat(*x, 64)
-		fy, ey := strconv.ParseFloat(*y, 64)
-		if ex == nil && ey == nil && fx != fy {
-			return fx < fy
-		}
-		return *x < *y
-	}
-	return false
-}
-
-// scanOne reads the single row of an aggregate statement.
-func scanOne(r *sql.Rows, dest ...any) error {
-	if !r.Next() {
-		if err := r.Err(); err != nil {
-			return err
-		}
-		return errors.New("the statement returned no row")
-	}
-	return r.Scan(dest...)
-}
-
-// intScan scans any integer-valued column (drivers return counts and sums
-// as int64, int32, decimal text or big integers); NULL reads as 0.
-type intScan int64
-
-func (n *intScan) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*n = 0
-	case int64:
-		*n = intScan(v)
-	case int32:
-		*n = intScan(v)
-	case int16:
-		*n = intScan(v)
-	case int8:
-		*n = intScan(v)
-	case int:
-		*n = intScan(v)
-	case uint64:
-		*n = intScan(v)
-	case uint32:
-		*n = intScan(v)
-	case uint16:
-		*n = intScan(v)
-	case uint8:
-		*n = intScan(v)
-	case float64:
-		*n = intScan(v)
-	case *big.Int:
-		*n = intScan(v.Int64())
-	case []byte:
-		return n.parse(string(v))
-	case string:
-		return n.parse(v)
-	case fmt.Stringer:
-		return n.parse(v.String())
-	default:
-		return fmt.Errorf("datadiff: cannot read %T as a count", src)
-	}
-	return nil
-}
-
-func (n *intScan) parse(s string) error {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '.'); i >= 0 && strings.Trim(s[i+1:], "0") == "" {
-		s = s[:i]
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("datadiff: cannot read %q as a count", s)
-	}
-	*n = intScan(v)
-	return nil
 }
 
 // rowsOf renders "1 PR row" or "3 PR rows".

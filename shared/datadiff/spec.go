@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// MaxSampleSize bounds Spec.SampleSize: samples are for reading, and their
+// keys travel in the statements that fetch them.
+const MaxSampleSize = 1000
+
 // Spec is one diff: two sides, the key that matches their rows, and the
 // options of the model.
 type Spec struct {
@@ -30,7 +34,8 @@ type Spec struct {
 	// two values count as equal.
 	Tolerance map[string]Tolerance
 	// SampleSize bounds each sample (changed rows, rows only in
-	// production, rows only in the PR). 0 disables samples.
+	// production, rows only in the PR). 0 disables samples; more than
+	// MaxSampleSize counts as MaxSampleSize.
 	SampleSize int
 	// SamplesOff, when not empty, disables samples and says why (e.g.
 	// "the integration marks this data sensitive").
