@@ -39,6 +39,9 @@ func (r *Reporter) handleDeadLetter(ctx context.Context, m *bus.Msg) error {
 		}
 		dl = inner
 	}
+	// A handler's error may quote a credential back (a driver repeating
+	// its DSN); it goes into logs and a report people read.
+	dl.Error = r.redact(dl.Error)
 	log := zerolog.Ctx(ctx).With().Str("dead_subject", dl.OrigSubject).Str("dead_consumer", dl.Consumer).
 		Uint64("dead_stream_seq", dl.StreamSeq).Uint64("dead_deliveries", dl.Deliveries).Logger()
 	ctx = log.WithContext(ctx)

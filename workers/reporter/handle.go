@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/bus"
+	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/observe"
 )
@@ -44,7 +45,7 @@ func (r *Reporter) handlePlan(ctx context.Context, m *bus.Msg) error {
 	} else {
 		zerolog.Ctx(ctx).Debug().Int("tasks", s.Tasks).Int("done", len(s.Done)).Msg("reporter: plan recorded")
 	}
-	if err := r.progress(ctx, s); err != nil {
+	if err := r.progress(ctx, s, true); err != nil {
 		return err
 	}
 	return r.advance(ctx, s)
@@ -82,7 +83,7 @@ func (r *Reporter) recordResult(ctx context.Context, run events.Run, modelID str
 		return r.advance(ctx, s)
 	case s != nil && s.has(hash):
 		log.Debug().Msg("reporter: result already counted")
-		if err := r.progress(ctx, s); err != nil {
+		if err := r.progress(ctx, s, false); err != nil {
 			return err
 		}
 		return r.advance(ctx, s)
@@ -112,7 +113,7 @@ func (r *Reporter) recordResult(ctx context.Context, run events.Run, modelID str
 		}
 		ev.Msg("reporter: result recorded")
 	}
-	if err := r.progress(ctx, s); err != nil {
+	if err := r.progress(ctx, s, false); err != nil {
 		return err
 	}
 	return r.advance(ctx, s)
@@ -145,6 +146,7 @@ func (r *Reporter) handleFailed(ctx context.Context, m *bus.Msg) error {
 		return bus.Poison(fmt.Errorf("run failed: %w", err))
 	}
 	ctx = withRun(ctx, m, f.Run)
+	f.Message, f.Hint = r.redact(f.Message), r.redact(f.Hint)
 	s, err := r.decide(ctx, f.Run, ending{Outcome: endFailed, Failure: &f})
 	if err != nil {
 		return err
@@ -152,12 +154,26 @@ func (r *Reporter) handleFailed(ctx context.Context, m *bus.Msg) error {
 	return r.advance(ctx, s)
 }
 
+// maxStatuses bounds the progress messages of one run: each becomes a
+// check run or commit status update, and a run of 500 models must not
+// spend 500 of the installation's API requests on them.
+const maxStatuses = 50
+
+// progressStep is how many results apart two progress messages of a run
+// of n tasks are: 1 up to maxStatuses tasks.
+func progressStep(n int) int { return max(1, (n+maxStatuses-1)/maxStatuses) }
+
 // progress publishes "diffing k/N" for a planned run that is still
-// waiting for results. Publishing the current count again is harmless:
+// waiting for results, on the plan and then every progressStep results.
+// Each count is seen by exactly one handler (the one whose
+// compare-and-set produced it), and publishing a count again is harmless:
 // the same progress has the same message id.
-func (r *Reporter) progress(ctx context.Context, s *runState) error {
+func (r *Reporter) progress(ctx context.Context, s *runState, planned bool) error {
 	if s.End != nil || !s.Planned || s.complete() {
 		// Finished runs get their report, which says more.
+		return nil
+	}
+	if !planned && len(s.Done)%progressStep(s.Tasks) != 0 {
 		return nil
 	}
 	st := events.RunStatus{
@@ -170,6 +186,9 @@ func (r *Reporter) progress(ctx context.Context, s *runState) error {
 	}
 	return nil
 }
+
+// redact hides the config's secrets in text that reaches a report.
+func (r *Reporter) redact(text string) string { return config.Redact(text, r.cfg.Secrets()...) }
 
 // withRun puts the run on the context's logger, unless the message's
 // headers named it already (the bus logs those).

@@ -91,7 +91,16 @@ func TestResultsBeforePlan(t *testing.T) {
 
 func TestDuplicatesAndTwoProcesses(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	servers := map[string]func(testing.TB) *harness{"nats 2.9": newHarness, "current nats": newEmbeddedHarness}
+	for name, server := range servers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			duplicatesAndTwoProcesses(t, server(t))
+		})
+	}
+}
+
+func duplicatesAndTwoProcesses(t *testing.T, h *harness) {
 	cfg := loadConfig(t, false)
 	h.start(cfg, Options{})
 	h.start(cfg, Options{})
@@ -168,8 +177,13 @@ func TestCancelledMidRun(t *testing.T) {
 			if s := h.state(in.Run); len(s.Done) != 2 {
 				t.Errorf("%d results counted after the cancel, want the 2 from before", len(s.Done))
 			}
-			if st := h.statuses(in.Run); st[len(st)-1] != "diffing 2/6" {
-				t.Errorf("progress after the cancel: %q", st)
+			// Progress of concurrent handlers may land out of order; none
+			// may count a result that came after the cancel.
+			for _, st := range h.statuses(in.Run) {
+				var done int
+				if _, err := fmt.Sscanf(st, "diffing %d/6", &done); err != nil || done > 2 {
+					t.Errorf("progress after the cancel: %q", st)
+				}
 			}
 		})
 	}
@@ -365,6 +379,23 @@ func TestDeadLetters(t *testing.T) {
 				}
 			},
 		},
+		"a credential in a stage's error never reaches the report": {
+			send: func(h *harness) events.Run {
+				run := sampleRun(115)
+				h.publish(deadLetter("manifests", events.CICompleted{Version: events.Version, Run: run, Integration: "analytics"},
+					"connect postgres://diffgate:s3cr3t-pw@db.internal/analytics: connection refused"))
+				return run
+			},
+			check: func(t *testing.T, rr events.RunReport, rep *report.Report) {
+				data, _ := rep.Encode()
+				if strings.Contains(string(data), "s3cr3t") || strings.Contains(rr.Summary, "s3cr3t") {
+					t.Errorf("the report quotes the DSN: %s", rep.Failure.Message)
+				}
+				if rep.Failure == nil || !strings.Contains(rep.Failure.Message, "connection refused") {
+					t.Errorf("failure %+v", rep.Failure)
+				}
+			},
+		},
 		"a result the reporter could not record is that model's error": {
 			send: func(h *harness) events.Run {
 				in := sample(111)
@@ -446,6 +477,7 @@ func TestRestartMidRun(t *testing.T) {
 	}
 	h.waitStatus(in.Run, "diffing 3/6")
 	first.stop(t)
+	h.noPulls(ConsumerResult)
 
 	for _, dr := range in.Results[3:] {
 		h.publish(dr)
@@ -628,5 +660,43 @@ func TestUnreadablePlan(t *testing.T) {
 	h.exactlyOne(in.Run)
 	if rr.Conclusion != events.ConclusionFailure || rep.Failure == nil || !strings.Contains(rep.Failure.Message, "plans/"+in.Run.ID()) {
 		t.Errorf("report %s, failure %+v", rr.Conclusion, rep.Failure)
+	}
+}
+
+func TestProgressOfALargeRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.start(loadConfig(t, false), Options{})
+	big := reporttest.Big(120)
+	big.Run = sampleRun(170)
+	in, _ := reporttest.Split(big)
+	for i := range in.Results {
+		in.Results[i].Run = in.Run
+	}
+	h.plan(in)
+	h.waitStatus(in.Run, "diffing 0/120")
+	for _, dr := range in.Results {
+		h.publish(dr)
+	}
+	h.waitReport(in.Run)
+	h.exactlyOne(in.Run)
+
+	// Every third count: 40 updates of the check, not 120.
+	var want []string
+	for done := 0; done < 120; done += 3 {
+		want = append(want, fmt.Sprintf("diffing %d/120", done))
+	}
+	got := h.statuses(in.Run)
+	sortByCount := func(s []string) {
+		slices.SortFunc(s, func(a, b string) int {
+			var x, y int
+			fmt.Sscanf(a, "diffing %d/", &x)
+			fmt.Sscanf(b, "diffing %d/", &y)
+			return x - y
+		})
+	}
+	sortByCount(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("progress (-want +got):\n%s", diff)
 	}
 }
