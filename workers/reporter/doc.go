@@ -16,8 +16,19 @@
 // hash>), because a value is limited to the server's max_payload.
 //
 // Results may arrive before the plan; a result for a model that already
-// has one counts once. The run ends when the plan has arrived and every
-// task has a result.
+// has one counts once (the first one stays). The run ends when the plan
+// has arrived and every task has a result.
+//
+// # Progress
+//
+// When the plan arrives the reporter publishes "diffing k/N" (k results
+// may have come first), then one RunStatus per new result, or for runs of
+// more than 50 tasks one every N/50 results, so that a large run does not
+// spend hundreds of API requests on check updates. Each count is published
+// by the one handler whose compare-and-set produced it; handlers run in
+// parallel, so progress may reach an app out of order (3/12 after 4/12):
+// an app shows the highest count it has seen, and nothing after the
+// report.
 //
 // # Ending a run
 //
