@@ -36,9 +36,10 @@
 //
 //  1. decide: one compare-and-set records how the run ends (and when, and
 //     the integration's fail_on_primary_key_issues), unless an ending is
-//     already recorded. Before a diffed run is decided, the PR's current
-//     head (diffgate_prs) is read: a run that was superseded or whose PR
-//     was closed meanwhile ends cancelled, never with a stale report.
+//     already recorded. Before a run is decided as diffed or failed, the
+//     PR's current head (diffgate_prs) is read: a run that was superseded
+//     or whose PR was closed meanwhile ends cancelled, never with a stale
+//     report.
 //  2. complete: the report is built from the recorded state alone (so two
 //     processes build the same bytes), stored as reports/<run id> unless an
 //     identical object is there, published as RunReport (its message id
@@ -47,6 +48,9 @@
 // A message that finds the run decided but not reported completes it, so a
 // process killed between the steps loses nothing. Results, plans and
 // failures that arrive after the decision are acknowledged and ignored.
+// An ended run id stays ended while its entry lives (the bucket's TTL, 7
+// days): diffing the same head again takes a new run id (events.Run.Rerun),
+// which the streams' message-id deduplication needs anyway.
 //
 // # Dead letters
 //
@@ -57,7 +61,8 @@
 // of progress or report messages (an app that could not post) change
 // nothing: the run has its ending already. A dead letter with no run in it
 // (a dbt Cloud event, an undecodable body) is logged at error and
-// acknowledged.
+// acknowledged. Configured secrets are redacted from a dead letter's error
+// and a RunFailed's text before they reach a log or a report.
 //
 // # Runs that stop progressing
 //
