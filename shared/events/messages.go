@@ -356,7 +356,9 @@ type DeadLetter struct {
 
 func (m DeadLetter) Subject() string { return SubjectDeadLetterPrefix + m.Consumer }
 func (m DeadLetter) MsgID() string {
-	return fmt.Sprintf("dead:%s:%d", m.Stream, m.StreamSeq)
+	// The consumer is part of the id: two consumers can each give up on the
+	// same stream message, and each dead letter must be kept.
+	return fmt.Sprintf("dead:%s:%s:%d", m.Consumer, m.Stream, m.StreamSeq)
 }
 
 // PRHead is the value of a PR's entry in BucketPRs: its current run.
