@@ -38,7 +38,7 @@ const (
 
 // world is one test's NATS namespace, stand-in dbt Cloud and config.
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	bus   *bus.Bus // the test's own connection (publishing, reading)
 	dbt   *dbtcloudtest.Server
 	cfg   *config.Config
@@ -88,7 +88,7 @@ func (s *sleeps) all() []time.Duration {
 	return append([]time.Duration(nil), s.d...)
 }
 
-func newWorld(t *testing.T, interval, timeout time.Duration, opts ...dbtcloudtest.Option) *world {
+func newWorld(t testing.TB, interval, timeout time.Duration, opts ...dbtcloudtest.Option) *world {
 	t.Helper()
 	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &sleeps{}}
 	w.dbt.AddAccount(account, "Acme Analytics")
@@ -216,7 +216,7 @@ func (w *world) ciRun(pr int, head string, script ...dbtcloudtest.Phase) *dbtclo
 }
 
 // stored returns the messages stored on subject, in order.
-func stored[T any](t *testing.T, b *bus.Bus, subject string) []T {
+func stored[T any](t testing.TB, b *bus.Bus, subject string) []T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(bustest.Context(t), 10*time.Second)
 	defer cancel()
@@ -255,7 +255,7 @@ func stored[T any](t *testing.T, b *bus.Bus, subject string) []T {
 
 // count is the number of messages stored on subject (cheaper than
 // reading them, for polling).
-func count(t *testing.T, b *bus.Bus, subject string) int {
+func count(t testing.TB, b *bus.Bus, subject string) int {
 	t.Helper()
 	ctx := bustest.Context(t)
 	s, err := b.JetStream().Stream(ctx, b.Name(bus.StreamOf(subject)))
@@ -294,7 +294,7 @@ type outcome struct {
 
 func (o outcome) count() int { return len(o.completed) + len(o.failed) + len(o.cancelled) }
 
-func outcomes(t *testing.T, b *bus.Bus, run events.Run) outcome {
+func outcomes(t testing.TB, b *bus.Bus, run events.Run) outcome {
 	t.Helper()
 	return outcome{
 		completed: forRun(stored[events.CICompleted](t, b, events.SubjectCICompleted), run),
@@ -304,7 +304,7 @@ func outcomes(t *testing.T, b *bus.Bus, run events.Run) outcome {
 }
 
 // ended waits until the run has ended one way or another.
-func ended(t *testing.T, b *bus.Bus, run events.Run) outcome {
+func ended(t testing.TB, b *bus.Bus, run events.Run) outcome {
 	t.Helper()
 	var o outcome
 	bustest.WaitFor(t, wait, func() error {
@@ -318,13 +318,13 @@ func ended(t *testing.T, b *bus.Bus, run events.Run) outcome {
 }
 
 // statuses returns the progress published for run.
-func statuses(t *testing.T, b *bus.Bus, run events.Run) []events.RunStatus {
+func statuses(t testing.TB, b *bus.Bus, run events.Run) []events.RunStatus {
 	t.Helper()
 	return forRun(stored[events.RunStatus](t, b, events.SubjectRunStatusPrefix+string(events.GitHub)), run)
 }
 
 // consumerIdle reports whether the ciwait consumer has nothing waiting.
-func consumerIdle(t *testing.T, b *bus.Bus) error {
+func consumerIdle(t testing.TB, b *bus.Bus) error {
 	t.Helper()
 	ctx := bustest.Context(t)
 	c, err := b.JetStream().Consumer(ctx, b.Name(bus.StreamPipeline), ciwait.ConsumerRuns)

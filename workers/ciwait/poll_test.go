@@ -233,3 +233,41 @@ func TestWaitStateLivesInTheCIWaitBucket(t *testing.T) {
 		return nil
 	})
 }
+
+// BenchmarkWaitingRuns prints what N runs waiting on one CI job cost: list
+// requests per poll interval (a refresh lists 100 runs per request) and the
+// handling time of one look. Each CI run is queued for two looks, running
+// for two, then succeeds.
+func BenchmarkWaitingRuns(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for range b.N {
+				interval := 500 * time.Millisecond
+				w := newWorld(b, interval, time.Hour)
+				for i := range n {
+					w.ciRun(i+1, sha(i+1),
+						dbtcloudtest.Phase{Status: dbtcloud.StatusQueued, Polls: 2},
+						dbtcloudtest.Phase{Status: dbtcloud.StatusRunning, Polls: 2},
+						dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
+				}
+				start := time.Now()
+				w.start()
+				for i := range n {
+					w.request(i+1, sha(i+1), time.Now())
+				}
+				bustest.WaitFor(b, 10*time.Minute, func() error {
+					if got := count(b, w.bus, events.SubjectCICompleted); got < n {
+						return fmt.Errorf("%d of %d runs completed", got, n)
+					}
+					return nil
+				})
+				elapsed := time.Since(start)
+				lists := w.dbt.ListRunsCount(ciJob)
+				pages := (n + 99) / 100
+				b.ReportMetric(float64(lists)/float64(lists/pages), "lists/refresh")
+				b.ReportMetric(float64(lists/pages)/(float64(elapsed)/float64(interval)), "refreshes/interval")
+				b.ReportMetric(elapsed.Seconds(), "s-until-all-done")
+			}
+		})
+	}
+}
