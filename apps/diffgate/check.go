@@ -651,8 +651,8 @@ func (c *checker) githubApp(ctx context.Context) (*github.Client, error) {
 	return client, nil
 }
 
-// githubPermissions are what the App needs on a repository: check runs
-// and pull request comments.
+// githubPermissions are what the App asks for (docs/github-app.md): check
+// runs, pull request comments and the pull request's files.
 var githubPermissions = []struct {
 	name  string
 	level string
@@ -660,6 +660,7 @@ var githubPermissions = []struct {
 }{
 	{"checks", "write", func(p *github.InstallationPermissions) string { return p.GetChecks() }},
 	{"pull_requests", "write", func(p *github.InstallationPermissions) string { return p.GetPullRequests() }},
+	{"contents", "read", func(p *github.InstallationPermissions) string { return p.GetContents() }},
 }
 
 func permissionAtLeast(have, want string) bool {
@@ -701,7 +702,7 @@ func (c *checker) checkGitHub(ctx context.Context, in *config.Integration) {
 			"give the App these repository permissions in its settings, then accept the new permissions on the installation")
 		return
 	}
-	c.ok("GitHub: the App can see %s/%s (installation %d) with checks:write and pull_requests:write", owner, repo, inst.GetID())
+	c.ok("GitHub: the App can see %s/%s (installation %d) with checks:write, pull_requests:write, contents:read", owner, repo, inst.GetID())
 }
 
 func orNone(s string) string {

@@ -219,7 +219,7 @@ func TestCheckPasses(t *testing.T) {
 		"✓ warehouse: the role reads PR schema postgres." + w.pg.pr,
 		`✓ Hightouch: key accepted; source 42 "Warehouse" (postgres)`,
 		`✓ GitHub: App "diffgate acme" (id 4321) accepts the private key`,
-		"✓ GitHub: the App can see acme/analytics (installation 77) with checks:write and pull_requests:write",
+		"✓ GitHub: the App can see acme/analytics (installation 77) with checks:write, pull_requests:write, contents:read",
 		"✓ GitLab: the token sees data/platform/marts (project 501) with Developer access",
 		"– dbt Cloud: PR job 33 has no successful run yet",
 		"All ",
@@ -328,7 +328,7 @@ func TestCheckFailures(t *testing.T) {
 			setup: func(w *world) {
 				w.gh.install("acme/analytics", 77, map[string]string{"checks": "read", "pull_requests": "write", "metadata": "read"})
 			},
-			want: []string{"✗ GitHub: the App's installation 77 on acme/analytics lacks checks:write (has read)", "→ give the App these repository permissions"},
+			want: []string{"✗ GitHub: the App's installation 77 on acme/analytics lacks checks:write (has read), contents:read (has none)", "→ give the App these repository permissions"},
 		},
 		{
 			name: "GitHub refuses the App's key",
