@@ -15,6 +15,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/report"
 )
 
 // Verdict is what an event leads to.
@@ -78,12 +79,15 @@ type Input struct {
 func Decide(in Input) Decision {
 	ev := in.Event
 	it := in.Integration
+	// The reasons are shown on the VCS, in its own words (GitLab: merge
+	// request, "mark as ready").
+	pr := report.WordsFor(ev.Run.Provider).PR
 	if it == nil {
 		return Decision{Verdict: Ignore, Reason: "no integration is configured for " + ev.Run.Repository}
 	}
 	switch ev.Action {
 	case "closed", "merged", "close", "merge":
-		return Decision{Verdict: Cancel, Reason: "the pull request was closed"}
+		return Decision{Verdict: Cancel, Reason: "the " + pr + " was closed"}
 	case "opened", "reopened", "synchronize", "ready_for_review", "rerun":
 	case "labeled":
 		switch {
@@ -103,16 +107,20 @@ func Decide(in Input) Decision {
 			Hint: fmt.Sprintf("set ci.enabled: true in the %q integration", it.Name)}
 	}
 	if b := it.CI.BaseBranch; b != "" && ev.Run.BaseRef != "" && ev.Run.BaseRef != b {
-		return Decision{Verdict: Skip, Code: SkipBaseBranch, Reason: fmt.Sprintf("diffgate runs only for pull requests into %s", b),
+		return Decision{Verdict: Skip, Code: SkipBaseBranch, Reason: fmt.Sprintf("diffgate runs only for %ss into %s", pr, b),
 			Hint: fmt.Sprintf("this one targets %s", ev.Run.BaseRef)}
 	}
 	if ev.Draft && !it.CI.RunOnDraft {
+		if ev.Run.Provider == events.GitLab {
+			return Decision{Verdict: Skip, Code: SkipDraft, Reason: "draft merge request: diffgate runs once it is marked as ready",
+				Hint: "mark the merge request as ready"}
+		}
 		return Decision{Verdict: Skip, Code: SkipDraft, Reason: "draft pull request: diffgate runs once it is ready for review",
 			Hint: "mark the pull request ready for review"}
 	}
 	if l := it.CI.PRLabel; l != "" && !hasLabel(ev.Labels, l) {
 		return Decision{Verdict: Skip, Code: SkipLabel, Reason: fmt.Sprintf("add the label `%s` to run diffgate", l),
-			Hint: fmt.Sprintf("diffgate runs only on pull requests labelled `%s`", l)}
+			Hint: fmt.Sprintf("diffgate runs only on %ss labelled `%s`", pr, l)}
 	}
 	if len(it.CI.FilesToIgnore) > 0 {
 		if in.Files == nil {

@@ -50,6 +50,14 @@ type PRLookup interface {
 	LookupPR(ctx context.Context, ev events.PREvent) (events.PREvent, error)
 }
 
+// Bases finds the base commit of a run whose event carries none (GitLab's
+// merge request hooks name no diff_refs): the commit the pull request's
+// changes are taken against, which the pipeline prefers a production
+// manifest of. It returns "" when the provider cannot tell yet.
+type Bases interface {
+	BaseSHA(ctx context.Context, run events.Run) (string, error)
+}
+
 // Options of New.
 type Options struct {
 	Provider events.Provider
@@ -59,6 +67,9 @@ type Options struct {
 	// Lookup is optional: a provider whose re-run events carry the whole
 	// pull request leaves it nil.
 	Lookup PRLookup
+	// Bases is optional: it is asked only when a run is about to start
+	// without a base commit.
+	Bases Bases
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -172,6 +183,21 @@ func (g *Gate) handle(ctx context.Context, m *bus.Msg) error {
 		}
 		in.Files, in.FilesTruncated = files, truncated
 		d = Decide(in)
+	}
+
+	if d.Verdict == Start && ev.Run.BaseSHA == "" && g.o.Bases != nil {
+		base, err := g.o.Bases.BaseSHA(ctx, ev.Run)
+		var retry *bus.Retry
+		switch {
+		case errors.As(err, &retry):
+			return fmt.Errorf("gate: find the base commit of %s: %w", ev.Run, err)
+		case err != nil:
+			// The run works without it: the production manifest is then
+			// the newest one rather than the base commit's.
+			log.Warn().Err(err).Msg("gate: the base commit could not be found; starting without it")
+		default:
+			ev.Run.BaseSHA = base
+		}
 	}
 
 	t := &turn{g: g, ev: ev, it: it, d: d, seq: m.StreamSeq, key: ev.Run.PRKey()}
@@ -364,9 +390,10 @@ func (t *turn) announce(ctx context.Context, h *events.PRHead) error {
 			log.Info().Msg("gate: pull request closed; no run under way")
 			return nil
 		}
-		msg := "the pull request was closed"
+		pr := report.WordsFor(h.Run.Provider).PR
+		msg := "the " + pr + " was closed"
 		if t.ev.Merged {
-			msg = "the pull request was merged"
+			msg = "the " + pr + " was merged"
 		}
 		if _, err := b.Publish(ctx, events.RunCancelled{Version: events.Version, Run: *h.Supersedes,
 			Reason: events.CancelClosed, Message: msg, At: now}); err != nil {
@@ -379,7 +406,7 @@ func (t *turn) announce(ctx context.Context, h *events.PRHead) error {
 	if s := h.Supersedes; s != nil {
 		msg := "a newer commit was pushed"
 		if s.HeadSHA == h.Run.HeadSHA {
-			msg = "the pull request was run again"
+			msg = "the " + report.WordsFor(h.Run.Provider).PR + " was run again"
 		}
 		if _, err := b.Publish(ctx, events.RunCancelled{Version: events.Version, Run: *s,
 			Reason: events.CancelSuperseded, By: h.Run.HeadSHA, Message: msg, At: now}); err != nil {
