@@ -253,16 +253,20 @@ func TestCheckFailures(t *testing.T) {
 				"– dbt Cloud jobs and runs not checked"},
 		},
 		{
-			name:  "PR job is not a CI job",
-			edit:  func(w *world, cfg string) string { return strings.Replace(cfg, "pr_job_id: 22", "pr_job_id: 12", 1) },
-			setup: func(w *world) { w.dbt.AddJob(dbtcloudtest.Job{AccountID: accountID, ID: 12, Name: "Nightly", Type: "scheduled"}) },
+			name: "PR job is not a CI job",
+			edit: func(w *world, cfg string) string { return strings.Replace(cfg, "pr_job_id: 22", "pr_job_id: 12", 1) },
+			setup: func(w *world) {
+				w.dbt.AddJob(dbtcloudtest.Job{AccountID: accountID, ID: 12, Name: "Nightly", Type: "scheduled"})
+			},
 			want: []string{`✗ dbt Cloud: pr_job_id: job 12 "Nightly" is a scheduled job, not a CI job`,
 				"→ set dbt_cloud.pr_job_id to the job dbt Cloud runs on pull requests"},
 		},
 		{
-			name:  "artifacts job is a CI job",
-			edit:  func(w *world, cfg string) string { return strings.Replace(cfg, "artifacts_job_id: 11", "artifacts_job_id: 33", 1) },
-			want:  []string{`✗ dbt Cloud: artifacts_job_id: job 33 "CI (GitLab)" is a CI job`, "→ set dbt_cloud.artifacts_job_id to a production job"},
+			name: "artifacts job is a CI job",
+			edit: func(w *world, cfg string) string {
+				return strings.Replace(cfg, "artifacts_job_id: 11", "artifacts_job_id: 33", 1)
+			},
+			want: []string{`✗ dbt Cloud: artifacts_job_id: job 33 "CI (GitLab)" is a CI job`, "→ set dbt_cloud.artifacts_job_id to a production job"},
 		},
 		{
 			name:  "artifacts job hidden from the token",
