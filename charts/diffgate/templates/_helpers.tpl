@@ -274,6 +274,9 @@ The environment of a component's container. Call with
   readOnly: true
 {{- end }}
 {{- end }}
+{{- with .component.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* Volumes of a component (same arguments as diffgate.env). */}}
@@ -307,5 +310,8 @@ The environment of a component's container. Call with
       {{- toYaml . | nindent 6 }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- with .component.extraVolumes }}
+{{ toYaml . }}
 {{- end }}
 {{- end }}

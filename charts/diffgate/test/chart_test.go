@@ -586,3 +586,21 @@ func TestServiceMonitor(t *testing.T) {
 		t.Errorf("serviceMonitor.labels not applied: %v", l)
 	}
 }
+
+// A component's extra volumes are mounted in its pods only.
+func TestExtraVolumes(t *testing.T) {
+	o := renderFile(t, "testdata/gitlab.yaml")
+	for comp, d := range o.deployments {
+		spec := d.Spec.Template.Spec
+		var vol, mount bool
+		for _, v := range spec.Volumes {
+			vol = vol || (v.Name == "lake" && v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == "lake")
+		}
+		for _, m := range spec.Containers[0].VolumeMounts {
+			mount = mount || (m.Name == "lake" && m.MountPath == "/data")
+		}
+		if want := comp == "differ"; vol != want || mount != want {
+			t.Errorf("%s: lake volume %v, mounted %v; want %v", comp, vol, mount, want)
+		}
+	}
+}
