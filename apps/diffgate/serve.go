@@ -9,12 +9,20 @@ import (
 
 	githubapp "github.com/diffgate/diffgate/apps/github/app"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/workers/ciwait"
+	"github.com/diffgate/diffgate/workers/impact"
+	"github.com/diffgate/diffgate/workers/manifests"
+	"github.com/diffgate/diffgate/workers/reporter"
 )
 
 // builders are every component `diffgate serve` runs, in one list.
 func builders() []service.Builder {
 	return []service.Builder{
 		githubapp.Build,
+		ciwait.Build,
+		manifests.Build,
+		impact.Build,
+		reporter.Build,
 	}
 }
 

@@ -72,7 +72,7 @@ func TestServeWithoutConfig(t *testing.T) {
 			if m["message"] == "started" {
 				addr, _ = m["addr"].(string)
 			}
-			if strings.Contains(m["message"].(string), "nothing to run") {
+			if strings.Contains(m["message"].(string), "missing parts") {
 				sawMissing = true
 			}
 		case <-deadline:

@@ -181,8 +181,8 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if len(comps) == 0 {
-		log.Warn().Msg("nothing to run: the config has no integrations or no github/gitlab section; serving health only")
+	if missing := missingParts(cfg); len(missing) > 0 {
+		log.Warn().Strs("missing", missing).Msg("the config is missing parts, so no pull request will be diffed yet; see docs/diffgate.example.yaml")
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -234,3 +234,19 @@ func Run(ctx context.Context, o Options) error {
 
 // Logger is a convenience for components: the logger of ctx.
 func Logger(ctx context.Context) *zerolog.Logger { return zerolog.Ctx(ctx) }
+
+// missingParts says, once at start, what keeps a config from diffing any
+// pull request, in the words of the keys to add.
+func missingParts(cfg *config.Config) []string {
+	var m []string
+	if cfg.GitHub == nil && cfg.GitLab == nil {
+		m = append(m, "github or gitlab: no App or bot to receive pull requests")
+	}
+	if len(cfg.DataSources) == 0 {
+		m = append(m, "data_sources: no warehouse to diff in")
+	}
+	if len(cfg.Integrations) == 0 {
+		m = append(m, "integrations: no repository is connected")
+	}
+	return m
+}
