@@ -44,10 +44,11 @@ LABEL org.opencontainers.image.title="diffgate" \
       org.opencontainers.image.source="https://github.com/diffgate/diffgate" \
       org.opencontainers.image.version="${VERSION}"
 
-# CA certificates for GitHub, GitLab, dbt Cloud, Hightouch and warehouses
-# over TLS; tzdata for time zones in warehouse sessions.
+# The C++ runtime DuckDB links against (libstdc++, libgcc); CA certificates
+# for GitHub, GitLab, dbt Cloud, Hightouch and warehouses over TLS; tzdata
+# for time zones in warehouse sessions.
 RUN apt-get update && \
-    apt-get install -y --no-install-recommends ca-certificates tzdata && \
+    apt-get install -y --no-install-recommends libstdc++6 libgcc-s1 ca-certificates tzdata && \
     rm -rf /var/lib/apt/lists/* && \
     groupadd --system --gid 65532 diffgate && \
     useradd --system --uid 65532 --gid 65532 --home-dir /var/lib/diffgate --no-create-home \
