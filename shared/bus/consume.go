@@ -33,7 +33,7 @@ var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Sec
 
 // pollWait bounds one pull request, so that a consumer notices a lost
 // server or a deleted consumer within seconds.
-const pollWait = 5 * time.Second
+const pollWait = 2 * time.Second
 
 // Consumer declares a durable pull consumer and how it is run.
 type Consumer struct {
@@ -180,24 +180,16 @@ func (b *Bus) Consume(ctx context.Context, c Consumer, h Handler) error {
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 
-	// A pull request in flight ends with the context or with the
-	// connection, whichever goes first.
-	pullCtx, stopPulls := context.WithCancel(ctx)
-	defer stopPulls()
-	go func() {
-		select {
-		case <-b.closed:
-			stopPulls()
-		case <-pullCtx.Done():
-		}
-	}()
-
 	log.Info().Str(observe.FieldSubject, c.Subject).Int("concurrency", c.Concurrency).Msg("bus: consuming")
 	slots := make(chan struct{}, c.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	failures := 0
 	for {
+		if ctx.Err() != nil {
+			log.Info().Msg("bus: stopping; waiting for handlers in flight")
+			return nil
+		}
 		// Take one free slot (waiting for it), then every other free one:
 		// never fetch more messages than there are handlers to start
 		// them, so no message waits in a buffer while its AckWait runs.
@@ -223,17 +215,17 @@ func (b *Bus) Consume(ctx context.Context, c Consumer, h Handler) error {
 			}
 		}
 
-		fctx, cancel := context.WithTimeout(pullCtx, pollWait)
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		// A pull request is never cut short on shutdown: the server would
+		// still deliver into it, and nobody would hear those messages
+		// until their AckWait ran out. It runs to its expiry (pollWait).
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(pollWait))
 		if err == nil {
 			started := 0
 			for jm := range batch.Messages() {
-				if ctx.Err() != nil {
-					// Shutting down: hand it back now rather than after
-					// AckWait.
-					_ = jm.Nak()
-					continue
-				}
+				// Even when shutting down: a message that reaches the last
+				// pull request is handled as part of the drain (there is
+				// a free slot for it). Handing it back instead would bounce
+				// it into the same open request and spend its deliveries.
 				started++
 				wg.Add(1)
 				go func() {
@@ -244,13 +236,12 @@ func (b *Bus) Consume(ctx context.Context, c Consumer, h Handler) error {
 			}
 			release(n - started)
 			err = batch.Error()
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 				err = nil
 			}
 		} else {
 			release(n)
 		}
-		cancel()
 		if b.nc.IsClosed() {
 			return fmt.Errorf("%w: consumer %s", ErrClosed, c.Name)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -544,4 +545,63 @@ func TestConsumerSettingsChangeOnRestart(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A process that stops consuming while its connection stays open (a
+// component stopped inside a larger process) must not swallow a message
+// the server hands to its last pull request: it is handed back, and
+// another process gets it long before its AckWait would run out.
+func TestStoppedConsumerHandsBackWhatArrivesLate(t *testing.T) {
+	b := bustest.New(t)
+	ctx := bustest.Context(t)
+	c := bus.Consumer{Name: "manifests", Subject: events.SubjectRunRequested, AckWait: time.Minute}
+
+	idle := bustest.Another(t, b)
+	var early deliveries
+	first := start(t, idle, c, func(ctx context.Context, m *bus.Msg) error {
+		early.add(m)
+		return nil
+	})
+	// Wait until the consumer has a pull request waiting on the server.
+	bustest.WaitFor(t, wait, func() error {
+		cons, err := b.JetStream().Consumer(ctx, b.Name(bus.StreamPipeline), c.Name)
+		if err != nil {
+			return err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumWaiting == 0 {
+			return fmt.Errorf("no pull request waiting yet")
+		}
+		return nil
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- first.stop(t) }()
+	// Publish while the stopping consumer's pull request may still be
+	// open on the server.
+	if _, err := b.Publish(ctx, runRequested(11)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Consume returned %v", err)
+	}
+
+	var got deliveries
+	start(t, b, c, func(ctx context.Context, m *bus.Msg) error {
+		got.add(m)
+		return nil
+	})
+	// Well inside the minute of AckWait: the message was not left hanging.
+	bustest.WaitFor(t, 15*time.Second, func() error {
+		if len(early.all())+len(got.all()) == 0 {
+			return fmt.Errorf("nobody has the message")
+		}
+		return nil
+	})
+	all := append(early.all(), got.all()...)
+	if len(all) != 1 || all[0].numDelivered != 1 {
+		t.Errorf("message handled %d times (deliveries %v), want once, first delivery", len(all), all)
+	}
 }
