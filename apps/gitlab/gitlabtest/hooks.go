@@ -254,13 +254,18 @@ func (e NoteEvent) Payload() []byte {
 		"id": 4242, "note": e.Note, "noteable_type": "MergeRequest", "author_id": 77,
 		"created_at": "2026-03-01 12:10:00 UTC", "updated_at": "2026-03-01 12:10:00 UTC",
 		"project_id": e.Target.ID, "attachment": nil, "line_code": nil, "commit_id": "",
-		"noteable_id": int64(e.IID) + 100000, "system": e.System, "st_diff": nil, "internal": false,
+		"noteable_id": int64(e.IID) + 100000, "system": e.System, "st_diff": nil,
 		"url": fmt.Sprintf("%s/%s/-/merge_requests/%d#note_4242", strings.TrimSuffix(e.WebURL, "/"), e.Target.Path, e.IID),
 	}
 	if action != "-" {
 		attrs["action"] = action
 	}
 	mr := e.attributes()
+	// A note hook's merge request is the smaller object GitLab serialises
+	// there.
+	for _, k := range []string{"assignee_ids", "reviewer_ids", "blocking_discussions_resolved", "first_contribution", "state_id"} {
+		delete(mr, k)
+	}
 	return mustJSON(map[string]any{
 		"object_kind": "note", "event_type": "note",
 		"user":              userJSON(author),
