@@ -1,5 +1,6 @@
 package gitlabtest_test
 
+//lint:file-ignore SA1019 go-gitlab v0.115.0 is pinned on purpose: decision 0004 (its successor moved the import path).
 import (
 	"errors"
 	"fmt"
