@@ -294,3 +294,79 @@ func TestUnits(t *testing.T) {
 		t.Error("ParseDuration accepted garbage")
 	}
 }
+
+// Each component gets only its own credentials: the GitHub App loads the
+// config without the warehouse DSN and the dbt Cloud token in its
+// environment, the differ without the GitHub and GitLab secrets, the
+// reporter with none at all.
+func TestScopedLoadNeedsOnlyItsOwnSecrets(t *testing.T) {
+	raw := exampleRaw(t)
+	only := func(names ...string) map[string]string {
+		m := map[string]string{}
+		for _, n := range names {
+			m[n] = exampleEnv[n]
+		}
+		return m
+	}
+	tests := map[Scope]struct {
+		env  map[string]string
+		has  func(*Config) []Secret
+		lack func(*Config) []Secret
+	}{
+		"github": {
+			env: only("DIFFGATE_DETAILS_SECRET", "GITHUB_WEBHOOK_SECRET"),
+			has: func(c *Config) []Secret { return []Secret{c.GitHub.WebhookSecret, c.Server.DetailsSecret} },
+			lack: func(c *Config) []Secret {
+				return []Secret{c.DataSources[0].DSN, c.Integrations[0].DBTCloud.Token, c.GitLab.Token}
+			},
+		},
+		"differ": {
+			env: only("WAREHOUSE_DSN"),
+			has: func(c *Config) []Secret { return []Secret{c.DataSources[0].DSN} },
+			lack: func(c *Config) []Secret {
+				return []Secret{c.GitHub.WebhookSecret, c.Integrations[0].DBTCloud.Token, c.Integrations[0].Hightouch.Token}
+			},
+		},
+		"impact": {
+			env: only("DBT_CLOUD_TOKEN", "HIGHTOUCH_TOKEN"),
+			has: func(c *Config) []Secret {
+				return []Secret{c.Integrations[0].DBTCloud.Token, c.Integrations[0].Hightouch.Token}
+			},
+			lack: func(c *Config) []Secret {
+				return []Secret{c.DataSources[0].DSN, c.Integrations[0].DBTCloud.WebhookSecret}
+			},
+		},
+		"reporter": {
+			env:  only(),
+			lack: func(c *Config) []Secret { return c.Secrets() },
+		},
+	}
+	for scope, tc := range tests {
+		t.Run(string(scope), func(t *testing.T) {
+			c, err := ParseFor(raw, envOf(tc.env), scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.has != nil {
+				for i, s := range tc.has(c) {
+					if !s.IsSet() {
+						t.Errorf("own credential %d missing", i)
+					}
+				}
+			}
+			for i, s := range tc.lack(c) {
+				if s.IsSet() {
+					t.Errorf("foreign credential %d present", i)
+				}
+			}
+		})
+	}
+	// A component's own missing credential is still an error.
+	if _, err := ParseFor(raw, envOf(only("HIGHTOUCH_TOKEN")), "impact"); err == nil || !strings.Contains(err.Error(), "DBT_CLOUD_TOKEN is not set") {
+		t.Errorf("impact without its dbt Cloud token: %v", err)
+	}
+	// The whole-process scope needs everything.
+	if _, err := Parse(raw, envOf(only("WAREHOUSE_DSN"))); err == nil {
+		t.Error("serve loaded without most credentials")
+	}
+}

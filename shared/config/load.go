@@ -48,13 +48,41 @@ func (es Errors) Error() string {
 
 func (es Errors) Unwrap() error { return ErrInvalid }
 
+// Scope names the component a process runs, to say which credentials it
+// needs (the `scope` tags of the secret fields): the GitHub App holds the
+// GitHub ones, the differ the warehouse DSNs, and so on (DESIGN §2). A
+// process loading the config for one component does not need the others'
+// secrets: their ${ENV} references may be unset and they are not
+// required, so a deployment gives each component only its own.
+type Scope string
+
+// ScopeAll is every credential: diffgate serve, diffgate check.
+const ScopeAll Scope = ""
+
+// needs reports whether a process of scope s uses a secret whose scope
+// tag is tag (a comma-separated list of components; empty means all).
+func (s Scope) needs(tag string) bool {
+	if s == ScopeAll || tag == "" {
+		return true
+	}
+	for _, c := range strings.Split(tag, ",") {
+		if c == string(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // Load reads, expands, decodes, defaults and validates a config file.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadFor(path, ScopeAll) }
+
+// LoadFor is Load for a process that needs only one scope's credentials.
+func LoadFor(path string, scope Scope) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(raw, os.LookupEnv)
+	c, err := ParseFor(raw, os.LookupEnv, scope)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -63,6 +91,11 @@ func Load(path string) (*Config, error) {
 
 // Parse is Load on bytes, with the environment given as a lookup function.
 func Parse(raw []byte, env func(string) (string, bool)) (*Config, error) {
+	return ParseFor(raw, env, ScopeAll)
+}
+
+// ParseFor is LoadFor on bytes.
+func ParseFor(raw []byte, env func(string) (string, bool), scope Scope) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&root); err != nil {
@@ -72,7 +105,7 @@ func Parse(raw []byte, env func(string) (string, bool)) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config: %w: %v", ErrInvalid, err)
 	}
-	w := walker{env: env, lines: map[string]int{}}
+	w := walker{env: env, scope: scope, lines: map[string]int{}}
 	doc := &root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
@@ -80,7 +113,7 @@ func Parse(raw []byte, env func(string) (string, bool)) (*Config, error) {
 	if doc.Kind == yaml.DocumentNode || (doc.Kind == yaml.ScalarNode && doc.Tag == "!!null") {
 		return Default(), nil // only comments
 	}
-	w.walk(doc, reflect.TypeOf(Config{}), "")
+	w.walk(doc, reflect.TypeOf(Config{}), "", "")
 	if len(w.errs) > 0 {
 		return nil, w.errs
 	}
@@ -89,7 +122,7 @@ func Parse(raw []byte, env func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("config: %w: %v", ErrInvalid, err)
 	}
 	c.applyDefaults()
-	if errs := c.validate(w.lines); len(errs) > 0 {
+	if errs := c.validate(w.lines, scope); len(errs) > 0 {
 		return nil, errs
 	}
 	return c, nil
@@ -99,6 +132,7 @@ func Parse(raw []byte, env func(string) (string, bool)) (*Config, error) {
 // ${ENV} references in place, so that every error names its key and line.
 type walker struct {
 	env   func(string) (string, bool)
+	scope Scope
 	lines map[string]int
 	errs  Errors
 }
@@ -120,7 +154,8 @@ func display(path string) string {
 	return path
 }
 
-func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
+// walk checks n against t. tag is the scope tag of the field n sits in.
+func (w *walker) walk(n *yaml.Node, t reflect.Type, path, tag string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -132,7 +167,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	switch {
 	case t == durationType || t == byteSizeType || t == secretType:
-		w.scalar(n, t, path)
+		w.scalar(n, t, path, tag)
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			w.fail(display(path), n.Line, "expected a mapping of keys")
@@ -155,7 +190,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 				continue
 			}
 			w.lines[sub] = k.Line
-			w.walk(v, f.Type, sub)
+			w.walk(v, f.Type, sub, f.Tag.Get("scope"))
 		}
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -165,16 +200,16 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		for i, e := range n.Content {
 			sub := fmt.Sprintf("%s[%d]", path, i)
 			w.lines[sub] = e.Line
-			w.walk(e, t.Elem(), sub)
+			w.walk(e, t.Elem(), sub, tag)
 		}
 	default:
-		w.scalar(n, t, path)
+		w.scalar(n, t, path, tag)
 	}
 }
 
 var envRef = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
+func (w *walker) scalar(n *yaml.Node, t reflect.Type, path, tag string) {
 	if n.Kind != yaml.ScalarNode {
 		w.fail(path, n.Line, "expected a single value, not a %s", kindName(n.Kind))
 		return
@@ -187,7 +222,7 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 			}
 			name := m[2 : len(m)-1]
 			v, ok := w.env(name)
-			if !ok {
+			if !ok && w.scope.needs(tag) {
 				missing = append(missing, name)
 			}
 			return v

@@ -26,7 +26,7 @@ type Config struct {
 type Server struct {
 	Listen        string   `yaml:"listen" doc:"Address to listen on." default:":8080"`
 	PublicURL     string   `yaml:"public_url" doc:"The URL people and webhooks reach this server at; details links start with it." example:"https://diffgate.example.com"`
-	DetailsSecret Secret   `yaml:"details_secret" doc:"Key that signs details-page links (32+ random bytes). When empty a random key is made at start and links stop working on restart." example:"${DIFFGATE_DETAILS_SECRET}"`
+	DetailsSecret Secret   `yaml:"details_secret" doc:"Key that signs details-page links (32+ random bytes). When empty a random key is made at start and links stop working on restart." example:"${DIFFGATE_DETAILS_SECRET}" scope:"github,gitlab"`
 	DetailsTTL    Duration `yaml:"details_ttl" doc:"How long a details link stays valid. Longer than retention, so an old link says the report expired instead of not found." default:"60d"`
 	Retention     Duration `yaml:"retention" doc:"How long reports, samples and manifests are kept in the object store." default:"30d"`
 }
@@ -55,9 +55,9 @@ type Log struct {
 // GitHub is the GitHub App.
 type GitHub struct {
 	AppID          int64  `yaml:"app_id" doc:"The App's id (its settings page shows it)." example:"1234"`
-	PrivateKeyFile string `yaml:"private_key_file" doc:"PEM private key of the App." example:"/secrets/github-app.pem"`
-	PrivateKey     Secret `yaml:"private_key" doc:"The PEM key itself, instead of private_key_file."`
-	WebhookSecret  Secret `yaml:"webhook_secret" doc:"The App's webhook secret. Required." example:"${GITHUB_WEBHOOK_SECRET}"`
+	PrivateKeyFile string `yaml:"private_key_file" doc:"PEM private key of the App." example:"/secrets/github-app.pem" scope:"github"`
+	PrivateKey     Secret `yaml:"private_key" doc:"The PEM key itself, instead of private_key_file." scope:"github"`
+	WebhookSecret  Secret `yaml:"webhook_secret" doc:"The App's webhook secret. Required." example:"${GITHUB_WEBHOOK_SECRET}" scope:"github"`
 	WebURL         string `yaml:"web_url" doc:"GitHub's web URL; for GitHub Enterprise Server, https://HOST." default:"https://github.com"`
 	APIURL         string `yaml:"api_url" doc:"GitHub's REST API URL; for GitHub Enterprise Server, https://HOST/api/v3/." default:"https://api.github.com/"`
 }
@@ -65,8 +65,8 @@ type GitHub struct {
 // GitLab is the GitLab bot.
 type GitLab struct {
 	URL           string `yaml:"url" doc:"GitLab's URL: gitlab.com or a self-managed instance." default:"https://gitlab.com"`
-	Token         Secret `yaml:"token" doc:"Project, group or bot access token with the api scope and the Developer role. Required." example:"${GITLAB_TOKEN}"`
-	WebhookSecret Secret `yaml:"webhook_secret" doc:"The secret token set on the project's webhook. Required." example:"${GITLAB_WEBHOOK_SECRET}"`
+	Token         Secret `yaml:"token" doc:"Project, group or bot access token with the api scope and the Developer role. Required." example:"${GITLAB_TOKEN}" scope:"gitlab"`
+	WebhookSecret Secret `yaml:"webhook_secret" doc:"The secret token set on the project's webhook. Required." example:"${GITLAB_WEBHOOK_SECRET}" scope:"gitlab"`
 }
 
 // Data source types.
@@ -80,7 +80,7 @@ const (
 type DataSource struct {
 	Name           string   `yaml:"name" doc:"Name integrations refer to (letters, digits, - and _)." example:"warehouse"`
 	Type           string   `yaml:"type" doc:"postgres, duckdb or mysql (MySQL and MariaDB)." example:"postgres"`
-	DSN            Secret   `yaml:"dsn" doc:"Connection string; use a read-only role. For duckdb, a database file path." example:"${WAREHOUSE_DSN}"`
+	DSN            Secret   `yaml:"dsn" doc:"Connection string; use a read-only role. For duckdb, a database file path." example:"${WAREHOUSE_DSN}" scope:"differ"`
 	MaxConcurrency int      `yaml:"max_concurrency" doc:"Most statements running at once in this warehouse, across every differ process." default:"4"`
 	QueryTimeout   Duration `yaml:"query_timeout" doc:"Statement timeout of every diff query." default:"10m"`
 }
@@ -103,11 +103,11 @@ type Integration struct {
 // DBTCloud is the dbt Cloud side of an integration.
 type DBTCloud struct {
 	URL            string   `yaml:"url" doc:"Access URL: https://cloud.getdbt.com, https://emea.dbt.com, https://au.dbt.com, https://ACCOUNT.us1.dbt.com or a single-tenant URL." default:"https://cloud.getdbt.com"`
-	Token          Secret   `yaml:"token" doc:"Service token with the Member or Developer permission on the project. Required." example:"${DBT_CLOUD_TOKEN}"`
+	Token          Secret   `yaml:"token" doc:"Service token with the Member or Developer permission on the project. Required." example:"${DBT_CLOUD_TOKEN}" scope:"ciwait,manifests,impact"`
 	AccountID      int64    `yaml:"account_id" doc:"dbt Cloud account id. Required." example:"1"`
 	ArtifactsJobID int64    `yaml:"artifacts_job_id" doc:"Job whose newest successful run holds the production manifest.json. Required." example:"11"`
 	PRJobID        int64    `yaml:"pr_job_id" doc:"The dbt Cloud CI job that builds pull requests. Required." example:"22"`
-	WebhookSecret  Secret   `yaml:"webhook_secret" doc:"Secret of a dbt Cloud webhook (job.run.completed) pointing at /api/dbtcloud/hook; optional, wakes waiting runs at once." example:"${DBT_CLOUD_WEBHOOK_SECRET}"`
+	WebhookSecret  Secret   `yaml:"webhook_secret" doc:"Secret of a dbt Cloud webhook (job.run.completed) pointing at /api/dbtcloud/hook; optional, wakes waiting runs at once." example:"${DBT_CLOUD_WEBHOOK_SECRET}" scope:"ciwait"`
 	PollInterval   Duration `yaml:"poll_interval" doc:"How often a waiting run's CI job is checked." default:"30s"`
 	Timeout        Duration `yaml:"timeout" doc:"How long to wait for the CI run before the run ends as timed out." default:"2h"`
 }
@@ -131,7 +131,7 @@ type CI struct {
 // Hightouch is the Hightouch side of an integration.
 type Hightouch struct {
 	URL       string  `yaml:"url" doc:"Hightouch API URL." default:"https://api.hightouch.com"`
-	Token     Secret  `yaml:"token" doc:"Workspace API key. Required." example:"${HIGHTOUCH_TOKEN}"`
+	Token     Secret  `yaml:"token" doc:"Workspace API key. Required." example:"${HIGHTOUCH_TOKEN}" scope:"impact"`
 	SourceIDs []int64 `yaml:"source_ids" doc:"Hightouch sources that read this integration's warehouse. Required." example:"[42]"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -14,6 +15,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 type validator struct {
 	lines map[string]int
+	scope Scope
 	errs  Errors
 }
 
@@ -31,10 +33,14 @@ func (v *validator) fail(key, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (c *Config) validate(lines map[string]int) Errors {
-	v := &validator{lines: lines}
+func (c *Config) validate(lines map[string]int, scope Scope) Errors {
+	v := &validator{lines: lines, scope: scope}
+	fieldTag := func(t reflect.Type, name string) string {
+		f, _ := t.FieldByName(name)
+		return f.Tag.Get("scope")
+	}
 	c.validateServer(v)
-	c.validateProviders(v)
+	c.validateProviders(v, scope.needs(fieldTag(reflect.TypeOf(GitHub{}), "WebhookSecret")), scope.needs(fieldTag(reflect.TypeOf(GitLab{}), "Token")))
 	seenDS := map[string]bool{}
 	for i := range c.DataSources {
 		d := &c.DataSources[i]
@@ -50,7 +56,7 @@ func (c *Config) validate(lines map[string]int) Errors {
 		seenDS[d.Name] = true
 		switch d.Type {
 		case TypePostgres, TypeMySQL:
-			if !d.DSN.IsSet() {
+			if scope.needs(fieldTag(reflect.TypeOf(DataSource{}), "DSN")) && !d.DSN.IsSet() {
 				v.fail(k+".dsn", "is required for a %s data source", d.Type)
 			}
 		case TypeDuckDB:
@@ -88,7 +94,7 @@ func (c *Config) validate(lines map[string]int) Errors {
 		case !seenDS[in.DataSource]:
 			v.fail(k+".data_source", "%q is not a configured data source; known: %s", in.DataSource, c.dataSourceNames())
 		}
-		validateDBTCloud(v, k+".dbt_cloud", &in.DBTCloud)
+		validateDBTCloud(v, k+".dbt_cloud", &in.DBTCloud, scope.needs(fieldTag(reflect.TypeOf(DBTCloud{}), "Token")))
 		for j, p := range in.CI.FilesToIgnore {
 			if strings.TrimSpace(p) == "" {
 				v.fail(fmt.Sprintf("%s.ci.files_to_ignore[%d]", k, j), "is an empty pattern")
@@ -98,7 +104,7 @@ func (c *Config) validate(lines map[string]int) Errors {
 			v.fail(k+".ci.sample_size", "must be 0 (no samples) or more")
 		}
 		if h := in.Hightouch; h != nil {
-			if !h.Token.IsSet() {
+			if scope.needs(fieldTag(reflect.TypeOf(Hightouch{}), "Token")) && !h.Token.IsSet() {
 				v.fail(k+".hightouch.token", "is required: a Hightouch workspace API key")
 			}
 			if len(h.SourceIDs) == 0 {
@@ -158,18 +164,19 @@ func (c *Config) validateServer(v *validator) {
 	}
 }
 
-func (c *Config) validateProviders(v *validator) {
+func (c *Config) validateProviders(v *validator, ghCreds, glCreds bool) {
 	if g := c.GitHub; g != nil {
 		if g.AppID <= 0 {
 			v.fail("github.app_id", "is required: the GitHub App's id")
 		}
 		switch {
+		case !ghCreds:
 		case g.PrivateKeyFile == "" && !g.PrivateKey.IsSet():
 			v.fail("github.private_key_file", "is required (or github.private_key): the App's PEM private key")
 		case g.PrivateKeyFile != "":
 			fileReadable(v, "github.private_key_file", g.PrivateKeyFile)
 		}
-		if !g.WebhookSecret.IsSet() {
+		if ghCreds && !g.WebhookSecret.IsSet() {
 			v.fail("github.webhook_secret", "is required: set the same secret as in the App's webhook settings")
 		}
 		validURL(v, "github.web_url", g.WebURL)
@@ -177,10 +184,10 @@ func (c *Config) validateProviders(v *validator) {
 	}
 	if g := c.GitLab; g != nil {
 		validURL(v, "gitlab.url", g.URL)
-		if !g.Token.IsSet() {
+		if glCreds && !g.Token.IsSet() {
 			v.fail("gitlab.token", "is required: an access token with the api scope")
 		}
-		if !g.WebhookSecret.IsSet() {
+		if glCreds && !g.WebhookSecret.IsSet() {
 			v.fail("gitlab.webhook_secret", "is required: set the same secret token on the project's webhook")
 		}
 	}
@@ -245,9 +252,9 @@ func hostOf(raw string) string {
 	return strings.ToLower(u.Host)
 }
 
-func validateDBTCloud(v *validator, k string, d *DBTCloud) {
+func validateDBTCloud(v *validator, k string, d *DBTCloud, creds bool) {
 	validURL(v, k+".url", d.URL)
-	if !d.Token.IsSet() {
+	if creds && !d.Token.IsSet() {
 		v.fail(k+".token", "is required: a dbt Cloud service token with the Member or Developer permission")
 	}
 	if d.AccountID <= 0 {

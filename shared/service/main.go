@@ -17,7 +17,7 @@ func Main(name string, build Builder) {
 	fs := flag.NewFlagSet("diffgate-"+name, flag.ExitOnError)
 	path := fs.String("config", os.Getenv("DIFFGATE_CONFIG"), "path to diffgate.yaml (env DIFFGATE_CONFIG)")
 	_ = fs.Parse(os.Args[1:])
-	cfg, err := LoadConfig(*path)
+	cfg, err := LoadConfigFor(*path, config.Scope(name))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -31,9 +31,13 @@ func Main(name string, build Builder) {
 }
 
 // LoadConfig loads path, or returns the default config when path is empty.
-func LoadConfig(path string) (*config.Config, error) {
+func LoadConfig(path string) (*config.Config, error) { return LoadConfigFor(path, config.ScopeAll) }
+
+// LoadConfigFor is LoadConfig for a process that needs one scope's
+// credentials.
+func LoadConfigFor(path string, scope config.Scope) (*config.Config, error) {
 	if path == "" {
 		return config.Default(), nil
 	}
-	return config.Load(path)
+	return config.LoadFor(path, scope)
 }
