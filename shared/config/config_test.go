@@ -362,8 +362,8 @@ func TestScopedLoadNeedsOnlyItsOwnSecrets(t *testing.T) {
 		})
 	}
 	// A component's own missing credential is still an error.
-	if _, err := ParseFor(raw, envOf(only("HIGHTOUCH_TOKEN")), "impact"); err == nil || !strings.Contains(err.Error(), "DBT_CLOUD_TOKEN is not set") {
-		t.Errorf("impact without its dbt Cloud token: %v", err)
+	if _, err := ParseFor(raw, envOf(only("DBT_CLOUD_WEBHOOK_SECRET")), "ciwait"); err == nil || !strings.Contains(err.Error(), "DBT_CLOUD_TOKEN is not set") {
+		t.Errorf("ciwait without its dbt Cloud token: %v", err)
 	}
 	// The whole-process scope needs everything.
 	if _, err := Parse(raw, envOf(only("WAREHOUSE_DSN"))); err == nil {

@@ -103,7 +103,7 @@ type Integration struct {
 // DBTCloud is the dbt Cloud side of an integration.
 type DBTCloud struct {
 	URL            string   `yaml:"url" doc:"Access URL: https://cloud.getdbt.com, https://emea.dbt.com, https://au.dbt.com, https://ACCOUNT.us1.dbt.com or a single-tenant URL." default:"https://cloud.getdbt.com"`
-	Token          Secret   `yaml:"token" doc:"Service token with the Member or Developer permission on the project. Required." example:"${DBT_CLOUD_TOKEN}" scope:"ciwait,manifests,impact"`
+	Token          Secret   `yaml:"token" doc:"Service token with the Member or Developer permission on the project. Required." example:"${DBT_CLOUD_TOKEN}" scope:"ciwait,manifests"`
 	AccountID      int64    `yaml:"account_id" doc:"dbt Cloud account id. Required." example:"1"`
 	ArtifactsJobID int64    `yaml:"artifacts_job_id" doc:"Job whose newest successful run holds the production manifest.json. Required." example:"11"`
 	PRJobID        int64    `yaml:"pr_job_id" doc:"The dbt Cloud CI job that builds pull requests. Required." example:"22"`

@@ -232,14 +232,12 @@ The environment of a component's container. Call with
 - name: DIFFGATE_CONFIG
   value: {{ include "diffgate.configDir" .root }}/diffgate.yaml
 {{- range .root.Values.secretEnv }}
-- name: {{ .name }}
 {{- if or (eq $.name "check") (include "diffgate.holds" (dict "root" $.root "entry" . "name" $.name)) }}
+- name: {{ .name }}
   valueFrom:
     secretKeyRef:
       name: {{ .secretName }}
       key: {{ .key }}
-{{- else }}
-  value: {{ $.root.Values.withheldValue | quote }}
 {{- end }}
 {{- end }}
 {{- with .root.Values.extraEnv }}
