@@ -253,14 +253,7 @@ func TestDraftReadyThenClosedMidRun(t *testing.T) {
 
 	// Merged: the same, with the word merged.
 	h.send(gitlabtest.MergeRequestHook, h.mr("reopen", headA, nil).Payload())
-	var again events.Run
-	h.waitFor("a run of the reopened merge request", func() bool {
-		r := h.requested()
-		if len(r) == 2 {
-			again = r[1].Run
-		}
-		return len(r) == 2
-	})
+	again := h.nthRun(2)
 	if again.ID() == run.ID() || again.HeadSHA != headA {
 		t.Fatalf("reopening: run %s of %.7s; want a new run of the head", again.ID(), again.HeadSHA)
 	}
@@ -293,14 +286,7 @@ func TestRerunNote(t *testing.T) {
 		}
 	}
 	h.send(gitlabtest.NoteHook, gitlabtest.NoteEvent{MergeRequest: e.MergeRequest, Note: "  /DiffGate   run \nplease", Author: "lee"}.Payload())
-	var again events.Run
-	h.waitFor("a second run of the head", func() bool {
-		r := h.requested()
-		if len(r) == 2 {
-			again = r[1].Run
-		}
-		return len(r) == 2
-	})
+	again := h.nthRun(2)
 	if again.ID() == first.ID() || again.HeadKey() != first.HeadKey() || again.BaseSHA != baseSHA {
 		t.Fatalf("re-run %+v of %s: want a new run id of the same head, with the base from diff_refs", again, first.ID())
 	}
@@ -460,4 +446,18 @@ func TestDetailsPageOpens(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !contains(string(page), events.Short(headA), "!12") {
 		t.Errorf("details page answered %d:\n%.300s", resp.StatusCode, page)
 	}
+}
+
+func (h *bot) finish(in report.Input, run events.Run, superseded bool) events.RunReport {
+	h.t.Helper()
+	return gitlabtest.Finish(h.t, h.b, in, run, superseded)
+}
+
+func contains(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

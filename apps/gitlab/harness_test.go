@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
-	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/service"
 )
 
@@ -189,9 +187,17 @@ func (h *bot) runOf(head string) events.Run {
 	return run
 }
 
-func (h *bot) finish(in report.Input, run events.Run, superseded bool) events.RunReport {
+// nthRun waits until the gate requested n runs and returns the n-th.
+func (h *bot) nthRun(n int) events.Run {
 	h.t.Helper()
-	return gitlabtest.Finish(h.t, h.b, in, run, superseded)
+	var runs []events.RunRequested
+	bustest.WaitFor(h.t, gitlabtest.Patience, func() error {
+		if runs = h.requested(); len(runs) < n {
+			return fmt.Errorf("%d runs requested; waiting for %d", len(runs), n)
+		}
+		return nil
+	})
+	return runs[n-1].Run
 }
 
 // waitState waits for the head's diffgate status in target.
@@ -240,13 +246,4 @@ func (h *bot) waitFor(what string, cond func() bool) {
 		}
 		return fmt.Errorf("waiting for %s", what)
 	})
-}
-
-func contains(s string, parts ...string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
 }

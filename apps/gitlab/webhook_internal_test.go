@@ -8,21 +8,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/diffgate/diffgate/apps/gitlab/gitlabtest"
 )
 
-// fixtures holds payloads captured from real GitLab instances, beside the
-// checkout.
-var fixtures = filepath.Join("..", "..", "..", "shared", "fixtures", "gitlab")
-
+// fixture reads a payload captured from a real GitLab instance.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	if _, err := os.Stat(fixtures); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures missing: %v", err)
-		}
-		t.Skipf("fixtures not found (%v); they sit beside the checkout", err)
-	}
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	dir := gitlabtest.FixtureDir(t, filepath.Join("..", "..", "..", "shared", "fixtures", "gitlab"))
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,13 +55,7 @@ func shapes(t *testing.T, into map[string]map[string]bool, body []byte) {
 // real returns the shapes of every captured payload of one kind.
 func real(t *testing.T, kind string) map[string]map[string]bool {
 	t.Helper()
-	if _, err := os.Stat(fixtures); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures missing: %v", err)
-		}
-		t.Skipf("fixtures not found (%v); they sit beside the checkout", err)
-	}
-	files, err := filepath.Glob(filepath.Join(fixtures, "*", "*.json"))
+	files, err := filepath.Glob(filepath.Join(gitlabtest.FixtureDir(t, fixtures), "*", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	glapi "github.com/xanzy/go-gitlab"
@@ -16,33 +15,31 @@ import (
 
 // recorder is a TB that keeps the stand-in's complaints, so a test can
 // check that it complains.
-type recorder struct {
-	mu   sync.Mutex
-	errs []string
-}
+type recorder chan string
 
-func (r *recorder) Helper() {}
+func (r recorder) Helper() {}
 
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
+func (r recorder) Errorf(format string, args ...any) { r <- fmt.Sprintf(format, args...) }
 
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.errs
-	r.errs = nil
-	return out
+// take returns the complaints so far.
+func (r recorder) take() []string {
+	var out []string
+	for {
+		select {
+		case e := <-r:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
 }
 
 var proj = gitlabtest.Project{ID: 42, Path: "data/platform/marts"}
 
 const head = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 
-func standIn(t *testing.T, token string) (*gitlabtest.Server, *recorder, *glapi.Client) {
-	rec := &recorder{}
+func standIn(t *testing.T, token string) (*gitlabtest.Server, recorder, *glapi.Client) {
+	rec := make(recorder, 100)
 	s := gitlabtest.New(rec)
 	t.Cleanup(s.Close)
 	s.SetMR(proj, gitlabtest.MR{IID: 12, Title: "Change orders", HeadSHA: head, SourceBranch: "feature", TargetBranch: "main"})
