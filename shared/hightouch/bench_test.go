@@ -41,7 +41,9 @@ select a.*, b.v /* join z */ from x a join "MARTS"."M%d" b on a.id = b.id left j
 		}
 		models = append(models, m)
 	}
-	quote := func(r events.Relation) string { return `"` + r.Database + `"."` + r.Schema + `"."` + r.Identifier + `"` }
+	quote := func(r events.Relation) string {
+		return `"` + r.Database + `"."` + r.Schema + `"."` + r.Identifier + `"`
+	}
 	b.ReportAllocs()
 	var diffed int
 	for b.Loop() {

@@ -13,7 +13,6 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 )
 
-
 // Every Deployment runs one component binary, with probes on /healthz and
 // /readyz, resources, a locked-down security context, the standard labels,
 // no service links and a config checksum that matches the ConfigMap.
