@@ -71,6 +71,7 @@ func runChild() int {
 // stopped between storing and acknowledging) publishes the stored result
 // again, which the stream drops as a duplicate: still one result.
 func TestCrashMidDiff(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a process")
 	}

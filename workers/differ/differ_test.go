@@ -56,6 +56,7 @@ func keys(rows []datadiff.Row) []string {
 // model that changed, one the PR did not build, one new in the PR, and a
 // filter that is not one condition.
 func TestDiffTasks(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		open func(t *testing.T) *wh
@@ -132,6 +133,7 @@ func TestDiffTasks(t *testing.T) {
 // is an error result with a hint, and the role's password and the DSN
 // appear in no result, log line or stored object.
 func TestPermissionDenied(t *testing.T) {
+	t.Parallel()
 	role := "diffgate_differ_role_" + randHex(4)
 	password := "Pw-" + randHex(12)
 	// The role is dropped after the database (cleanups run last first).
@@ -186,6 +188,7 @@ func TestPermissionDenied(t *testing.T) {
 // (which the reporter turns into the model's error) carries no secret,
 // and no result was published.
 func TestUnavailableWarehouse(t *testing.T) {
+	t.Parallel()
 	password := "Pw-" + randHex(12)
 	dsn := "postgres://diffgate:" + password + "@127.0.0.1:1/analytics?sslmode=disable&connect_timeout=5"
 	w := newWorld(t)
@@ -219,6 +222,7 @@ func TestUnavailableWarehouse(t *testing.T) {
 
 // TestNoDataSources: without data sources there is nothing to run.
 func TestNoDataSources(t *testing.T) {
+	t.Parallel()
 	cfg := config.Default()
 	comps, err := differ.New(bustest.Context(t), &service.Env{Config: cfg}, differ.Options{})
 	if err != nil || len(comps) != 0 {
@@ -228,6 +232,7 @@ func TestNoDataSources(t *testing.T) {
 
 // TestPoisonTask: a task that is not JSON is dead-lettered at once.
 func TestPoisonTask(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.start(configOf(t, source{name: "wh", typ: "duckdb", dsn: ""}), differ.Options{})
 	ctx := bustest.Context(t)

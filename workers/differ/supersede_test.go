@@ -16,6 +16,7 @@ import (
 // or whose PR was closed, are acknowledged without a result; the current
 // run's task is diffed.
 func TestSupersededTasksAreDropped(t *testing.T) {
+	t.Parallel()
 	db := duckdbWH(t)
 	orders(db)
 	w := newWorld(t)
@@ -47,6 +48,7 @@ func TestSupersededTasksAreDropped(t *testing.T) {
 // TestSupersededWhileRunning: a run superseded while its diff runs has the
 // diff's statement cancelled in the server and publishes no result.
 func TestSupersededWhileRunning(t *testing.T) {
+	t.Parallel()
 	db := postgresWH(t)
 	orders(&db.wh)
 	db.slowView("orders", 120) // far longer than the test waits
@@ -87,6 +89,7 @@ func TestSupersededWhileRunning(t *testing.T) {
 // processes and six slow diffs, the warehouse never runs more than two of
 // the differ's statements at once.
 func TestConcurrencyAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	db := postgresWH(t)
 	orders(&db.wh)
 	db.slowView("orders", 0.4)
@@ -120,5 +123,49 @@ func TestConcurrencyAcrossProcesses(t *testing.T) {
 		if dr.Result == nil || dr.Result.Status != datadiff.StatusDiffed || dr.Result.Changed != 2 {
 			t.Errorf("%s: %+v", id, dr)
 		}
+	}
+}
+
+// TestStopHandsTasksBack: a differ that stops cancels the statement of the
+// diff it runs and hands the task back at once, for another process to
+// diff.
+func TestStopHandsTasksBack(t *testing.T) {
+	t.Parallel()
+	db := postgresWH(t)
+	orders(&db.wh)
+	db.slowView("orders", 120)
+	w := newWorld(t)
+	cfg := configOf(t, source{name: "wh", typ: "postgres", dsn: db.dsn})
+	stop := w.start(cfg, differ.Options{})
+
+	r := run(15, strings.Repeat("8", 40))
+	w.publish(diffTask(r, "wh", "orders", db.rel("prod", "orders"), db.rel("pr", "orders"), events.DiffOptions{}))
+	bustest.WaitFor(t, wait, func() error {
+		if db.active(t) == 0 {
+			return fmt.Errorf("the diff's statement is not running yet")
+		}
+		return nil
+	})
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	bustest.WaitFor(t, wait, func() error {
+		select {
+		case <-stopped:
+			return nil
+		default:
+			return fmt.Errorf("the differ has not stopped")
+		}
+	})
+	if n := db.active(t); n != 0 {
+		t.Errorf("%d statements still run after the differ stopped", n)
+	}
+	if n := len(w.results(r)); n != 0 {
+		t.Errorf("%d results published by a differ that stopped mid-diff", n)
+	}
+
+	db.exec("CREATE OR REPLACE VIEW pr.orders AS SELECT * FROM pr.orders_t")
+	w.start(cfg, differ.Options{})
+	if got := w.awaitResults(r, 1)["model.shop.orders"]; got.Result == nil || got.Result.Changed != 2 {
+		t.Errorf("result after the hand-back: %+v", got)
 	}
 }
