@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/diffgate/diffgate/shared/bus/bustest"
@@ -248,5 +249,33 @@ func TestPoisonTask(t *testing.T) {
 	w.idle("wh")
 	if got := w.deliveries("wh"); got != 1 {
 		t.Errorf("the poison task was delivered %d times, want 1", got)
+	}
+}
+
+// TestRefusedLogin: a data source whose login the warehouse refuses is an
+// error result saying to check the data source, not a retry; the password
+// is not in it.
+func TestRefusedLogin(t *testing.T) {
+	t.Parallel()
+	db := mariadbWH(t)
+	cfg, err := mysqldrv.ParseDSN(db.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd = "nobody_"+randHex(4), "Pw-"+randHex(12)
+	w := newWorld(t)
+	w.start(configOf(t, source{name: "wh", typ: "mysql", dsn: cfg.FormatDSN()}), differ.Options{})
+	r := run(16, strings.Repeat("9", 40))
+	w.publish(diffTask(r, "wh", "orders", db.rel("prod", "orders"), db.rel("pr", "orders"), events.DiffOptions{}))
+	got := w.awaitResults(r, 1)["model.shop.orders"].Error
+	if got == nil || !strings.Contains(got.Message, "cannot open the data source wh") || !strings.Contains(got.Hint, "dsn") {
+		t.Fatalf("error = %+v; want one naming the data source, with a hint about its dsn", got)
+	}
+	w.idle("wh")
+	if n := w.deliveries("wh"); n != 1 {
+		t.Errorf("the task was delivered %d times; a refused login is not retried", n)
+	}
+	if strings.Contains(got.Message+got.Hint+w.logs.String(), cfg.Passwd) {
+		t.Error("the password reached the result or the logs")
 	}
 }
