@@ -1,8 +1,12 @@
 package datadiff
 
 import (
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 )
 
 // Sentinel errors. Every error Diff returns for a reason a person can act
@@ -32,7 +36,22 @@ var (
 	// ErrCancelled: the context was cancelled (e.g. the run was
 	// superseded); the statements running were cancelled on the server.
 	ErrCancelled = errors.New("diff cancelled")
+	// ErrUnavailable: the warehouse could not be reached or dropped the
+	// connection. Worth trying again later; nothing about the diff is
+	// wrong.
+	ErrUnavailable = errors.New("warehouse unavailable")
 )
+
+// unreachable reports whether err is the network or the server going
+// away rather than anything the statement did. Dialects classify their
+// own codes; this catches what reaches us below the SQL layer.
+func unreachable(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.As(err, &oe) || (errors.As(err, &ne) && ne.Timeout())
+}
 
 // Error is a failure of one diff, with what a person needs to fix it.
 type Error struct {
@@ -84,6 +103,7 @@ const (
 	CodeBadSpec          = "bad_spec"
 	CodeUnsupported      = "unsupported"
 	CodeCancelled        = "cancelled"
+	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
 
@@ -109,6 +129,8 @@ func Code(err error) string {
 		return CodeBadSpec
 	case errors.Is(err, ErrUnsupported):
 		return CodeUnsupported
+	case errors.Is(err, ErrUnavailable):
+		return CodeUnavailable
 	default:
 		return CodeInternal
 	}
@@ -130,6 +152,8 @@ func Hint(err error) string {
 		return "raise the data source's query_timeout, or narrow the diff with a filter"
 	case CodeBadFilter:
 		return "fix the model's diff filter: it must be one SQL condition over columns both relations have"
+	case CodeUnavailable:
+		return "check that the warehouse is up and reachable from the differ; the diff is tried again"
 	}
 	return ""
 }

@@ -263,7 +263,11 @@ func (s *Source) wrap(ctx, stmtCtx context.Context, st statement, err error) err
 	case ErrBadFilter:
 		e.Msg = "the filter tried to do more than read"
 	case nil:
-		if st.what != nil {
+		if unreachable(err) {
+			// Not the filter's or the query's fault, whatever statement
+			// it broke.
+			e.Kind, e.Msg = ErrUnavailable, "the warehouse could not be reached"
+		} else if st.what != nil {
 			e.Kind = st.what
 			switch st.what {
 			case ErrBadFilter:

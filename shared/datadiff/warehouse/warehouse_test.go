@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/diffgate/diffgate/shared/datadiff"
 	_ "github.com/duckdb/duckdb-go/v2"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/diffgate/diffgate/shared/datadiff"
+	"github.com/diffgate/diffgate/shared/datadiff/postgres"
 )
 
 func TestOpenByType(t *testing.T) {
@@ -47,5 +50,35 @@ func TestOpenUnknownType(t *testing.T) {
 	_, err := Open(t.Context(), "oracle", "x", datadiff.Options{})
 	if !errors.Is(err, datadiff.ErrUnsupported) {
 		t.Fatalf("error = %v, want ErrUnsupported", err)
+	}
+}
+
+// A warehouse that goes away after the data source was opened is
+// reported as unavailable (worth retrying), never as a bad filter or
+// query, whichever statement hit it first.
+func TestUnreachableWarehouseIsUnavailable(t *testing.T) {
+	db, err := sql.Open("pgx", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := datadiff.NewSource(db, postgres.Dialect{}, datadiff.Options{MaxConcurrency: 1})
+	defer src.Close()
+	for name, spec := range map[string]datadiff.Spec{
+		"relations and a filter": {
+			Prod:   &datadiff.Side{Relation: &datadiff.Relation{Schema: "a", Identifier: "t"}},
+			PR:     datadiff.Side{Relation: &datadiff.Relation{Schema: "b", Identifier: "t"}},
+			Key:    []string{"id"},
+			Filter: "id > 0",
+		},
+		"queries": {
+			Prod: &datadiff.Side{Query: "select 1 as id"},
+			PR:   datadiff.Side{Query: "select 1 as id"},
+			Key:  []string{"id"},
+		},
+	} {
+		_, err := src.Diff(t.Context(), spec)
+		if !errors.Is(err, datadiff.ErrUnavailable) || datadiff.Code(err) != datadiff.CodeUnavailable {
+			t.Errorf("%s: Diff on an unreachable warehouse = %v (code %s), want unavailable", name, err, datadiff.Code(err))
+		}
 	}
 }
