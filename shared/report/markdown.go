@@ -785,18 +785,21 @@ func (w *writer) impact() {
 			down = append(down, &w.models[i])
 		}
 	}
-	var htModels, htSyncs []events.Asset
-	for _, a := range p.Hightouch {
-		if a.Kind == "hightouch_sync" {
-			htSyncs = append(htSyncs, a)
-		} else {
-			htModels = append(htModels, a)
-		}
-	}
 	var planned []*Model // Hightouch models that were diffed
+	inPlan := map[string]bool{}
 	for i := range w.models {
 		if m := &w.models[i]; m.Planned != nil && m.Planned.Kind == events.KindHightouch {
 			planned = append(planned, m)
+			inPlan[m.ID] = true
+		}
+	}
+	var htModels, htSyncs []events.Asset
+	for _, a := range p.Hightouch {
+		switch {
+		case a.Kind == "hightouch_sync":
+			htSyncs = append(htSyncs, a)
+		case !inPlan[a.ID]: // a planned model's asset is the same model
+			htModels = append(htModels, a)
 		}
 	}
 	nHT := len(htModels) + len(planned)
