@@ -565,16 +565,19 @@ func buildHightouch(p *events.Plan, models []report.Model) []assetView {
 		}
 		return s
 	}
+	inPlan := map[string]bool{}
 	for i := range models {
 		m := &models[i]
 		if m.Planned == nil || m.Planned.Kind != events.KindHightouch {
 			continue
 		}
+		inPlan[m.ID] = true
 		out = append(out, assetView{Name: m.Name, Reads: names(p, m.Planned.Upstream), Owner: m.Planned.Owner,
 			Syncs: syncsOf(m.ID, m.Planned.Syncs)})
 	}
 	for _, a := range p.Hightouch {
-		if a.Kind == "hightouch_sync" {
+		// A planned model's asset is the same model, listed above.
+		if a.Kind == "hightouch_sync" || inPlan[a.ID] {
 			continue
 		}
 		out = append(out, assetView{Name: a.Name, URL: a.URL, Type: a.Type, Owner: a.Owner,
