@@ -506,7 +506,12 @@ func (p *Publisher) lease(ctx context.Context, kv jetstream.KeyValue, prKey stri
 	}, nil
 }
 
+// upperFirst capitalises the first letter, except that of dbt, which is
+// always written in lower case.
 func upperFirst(s string) string {
+	if s == "dbt" || strings.HasPrefix(s, "dbt ") || strings.HasPrefix(s, "dbt'") {
+		return s
+	}
 	r, n := utf8.DecodeRuneInString(s)
 	if r == utf8.RuneError {
 		return s
