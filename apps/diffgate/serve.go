@@ -8,8 +8,10 @@ import (
 	"os"
 
 	githubapp "github.com/diffgate/diffgate/apps/github/app"
+	"github.com/diffgate/diffgate/apps/gitlab"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/workers/ciwait"
+	"github.com/diffgate/diffgate/workers/differ"
 	"github.com/diffgate/diffgate/workers/impact"
 	"github.com/diffgate/diffgate/workers/manifests"
 	"github.com/diffgate/diffgate/workers/reporter"
@@ -19,9 +21,11 @@ import (
 func builders() []service.Builder {
 	return []service.Builder{
 		githubapp.Build,
+		gitlab.Build,
 		ciwait.Build,
 		manifests.Build,
 		impact.Build,
+		differ.Build,
 		reporter.Build,
 	}
 }
