@@ -15,6 +15,7 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/observe"
+	"github.com/diffgate/diffgate/shared/prs"
 	"github.com/diffgate/diffgate/shared/report"
 )
 
@@ -280,8 +281,7 @@ func ReadHead(ctx context.Context, b *bus.Bus, prKey string) (*events.PRHead, er
 	if err != nil {
 		return nil, err
 	}
-	h, _, err := readHead(ctx, kv, prKey)
-	return h, err
+	return prs.Head(ctx, kv, prKey)
 }
 
 func readHead(ctx context.Context, kv jetstream.KeyValue, key string) (*events.PRHead, uint64, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/observe"
+	"github.com/diffgate/diffgate/shared/prs"
 )
 
 // maxHookBody bounds a webhook body; dbt Cloud's are under 2 KB.
@@ -149,7 +150,7 @@ func (w *Worker) wake(ctx context.Context, in *config.Integration, runID int64) 
 		} else if done {
 			continue
 		}
-		if cur, _, err := w.current(rctx, req.Run); err != nil {
+		if cur, _, err := prs.Current(rctx, w.prs, req.Run); err != nil {
 			return err
 		} else if !cur {
 			continue // its own next delivery drops it

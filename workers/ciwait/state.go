@@ -226,27 +226,3 @@ func (w *Worker) markDone(ctx context.Context, runID, outcome string, ciRunID in
 	}
 	return nil
 }
-
-// current reports whether run is still its PR's current run: not
-// superseded by a newer head and the PR not closed. A PR the gate has not
-// recorded counts as current (there is nothing that says otherwise).
-func (w *Worker) current(ctx context.Context, run events.Run) (bool, string, error) {
-	e, err := w.prs.Get(ctx, run.PRKey())
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return true, "", nil
-	}
-	if err != nil {
-		return false, "", fmt.Errorf("ciwait: read the PR's current head: %w", err)
-	}
-	var head events.PRHead
-	if err := json.Unmarshal(e.Value(), &head); err != nil {
-		return true, "", nil
-	}
-	switch {
-	case head.Closed:
-		return false, "the pull request was closed", nil
-	case head.RunID != "" && head.RunID != run.ID():
-		return false, "superseded by " + head.Run.ShortSHA(), nil
-	}
-	return true, "", nil
-}

@@ -15,6 +15,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/observe"
+	"github.com/diffgate/diffgate/shared/prs"
 )
 
 // Outcomes recorded in done markers.
@@ -53,7 +54,7 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 		})
 	}
 	d := in.DBTCloud
-	if cur, why, err := w.current(ctx, req.Run); err != nil {
+	if cur, why, err := prs.Current(ctx, w.prs, req.Run); err != nil {
 		return err
 	} else if !cur {
 		log.Info().Str("reason", why).Msg("ciwait: the run is no longer current; it stops waiting")

@@ -14,6 +14,7 @@ import (
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/task"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/prs"
 )
 
 // Causes of a diff's cancellation other than supersession.
@@ -49,7 +50,7 @@ func (w *Worker) handler(runCtx context.Context, ds *dataSource) bus.Handler {
 		// seen by the watcher, one before it by the read.
 		defer w.flights.add(t.Run, cancel)()
 
-		if ok, why, err := w.current(ctx, t.Run); err != nil {
+		if ok, why, err := prs.Current(ctx, w.prs, t.Run); err != nil {
 			return err
 		} else if !ok {
 			log.Info().Str("reason", why).Msg("differ: dropped the task of a run that is no longer current")
@@ -80,7 +81,7 @@ func (w *Worker) handler(runCtx context.Context, ds *dataSource) bus.Handler {
 		}
 		// A diff that fails or finishes as the run is superseded must not
 		// publish a stale result either.
-		if ok, why, cerr := w.current(ctx, t.Run); cerr != nil {
+		if ok, why, cerr := prs.Current(ctx, w.prs, t.Run); cerr != nil {
 			return cerr
 		} else if !ok {
 			log.Info().Str("reason", why).Msg("differ: the run was superseded as its diff ended; no result")

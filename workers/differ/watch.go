@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/prs"
 )
 
 // errSuperseded is the cause of a diff cancelled because its run is no
@@ -70,23 +70,12 @@ func (fs *flights) apply(prKey string, head events.PRHead) int {
 	defer fs.mu.Unlock()
 	n := 0
 	for f := range fs.byPR[prKey] {
-		if _, stale := staleReason(f.runID, head); stale {
+		if _, stale := prs.Stale(head, f.runID); stale {
 			f.cancel(errSuperseded)
 			n++
 		}
 	}
 	return n
-}
-
-// staleReason says why a run is not its PR's current run, if it is not.
-func staleReason(runID string, head events.PRHead) (string, bool) {
-	switch {
-	case head.Closed:
-		return "the pull request was closed", true
-	case head.RunID != "" && head.RunID != runID:
-		return "superseded by " + head.Run.ShortSHA(), true
-	}
-	return "", false
 }
 
 // watch follows the PRs bucket and cancels the diffs of runs that get
@@ -143,38 +132,10 @@ func (w *Worker) watch(ctx context.Context, kw jetstream.KeyWatcher) {
 // recheck reads the PR entries of the diffs in flight.
 func (w *Worker) recheck(ctx context.Context) {
 	for _, key := range w.flights.keys() {
-		head, err := w.head(ctx, key)
+		head, err := prs.Head(ctx, w.prs, key)
 		if err != nil || head == nil {
 			continue
 		}
 		w.flights.apply(key, *head)
 	}
-}
-
-// head reads a PR's entry; nil when it has none.
-func (w *Worker) head(ctx context.Context, prKey string) (*events.PRHead, error) {
-	e, err := w.prs.Get(ctx, prKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("differ: read the PR's current head: %w", err)
-	}
-	var head events.PRHead
-	if err := json.Unmarshal(e.Value(), &head); err != nil {
-		// An entry this build cannot read supersedes nothing.
-		return nil, nil
-	}
-	return &head, nil
-}
-
-// current reports whether run is still its PR's current run, and if not,
-// why.
-func (w *Worker) current(ctx context.Context, run events.Run) (bool, string, error) {
-	head, err := w.head(ctx, run.PRKey())
-	if err != nil || head == nil {
-		return err == nil, "", err
-	}
-	why, stale := staleReason(run.ID(), *head)
-	return !stale, why, nil
 }

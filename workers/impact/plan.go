@@ -15,6 +15,7 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/hightouch"
 	"github.com/diffgate/diffgate/shared/observe"
+	"github.com/diffgate/diffgate/shared/prs"
 )
 
 // handle plans one run.
@@ -35,7 +36,7 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 		return w.fail(ctx, msg.Run, events.FailConfig, fmt.Sprintf("integration %q is not in diffgate.yaml", msg.Integration),
 			"add it under integrations, or restart the workers with the configuration the apps use")
 	}
-	if cur, why, err := w.current(ctx, msg.Run); err != nil {
+	if cur, why, err := prs.Current(ctx, w.prs, msg.Run); err != nil {
 		return err
 	} else if !cur {
 		log.Info().Str("reason", why).Msg("impact: the run is no longer current; dropping it")

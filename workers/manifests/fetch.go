@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/observe"
+	"github.com/diffgate/diffgate/shared/prs"
 )
 
 // artifact is the file every dbt command that parses the project writes.
@@ -49,7 +49,7 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 		return w.fail(ctx, msg.Run, events.FailConfig, fmt.Sprintf("integration %q is not in diffgate.yaml", msg.Integration),
 			"add it under integrations, or restart the workers with the configuration the apps use", "")
 	}
-	if cur, why, err := w.current(ctx, msg.Run); err != nil {
+	if cur, why, err := prs.Current(ctx, w.prs, msg.Run); err != nil {
 		return err
 	} else if !cur {
 		log.Info().Str("reason", why).Msg("manifests: the run is no longer current; dropping it")
@@ -321,27 +321,4 @@ func (w *Worker) fail(ctx context.Context, run events.Run, code, msg, hint, link
 	}
 	zerolog.Ctx(ctx).Warn().Str("code", code).Str("error", msg).Msg("manifests: run failed")
 	return nil
-}
-
-// current reports whether run is still its PR's current run (see the
-// gate): a superseded or closed run is dropped before any download.
-func (w *Worker) current(ctx context.Context, run events.Run) (bool, string, error) {
-	e, err := w.prs.Get(ctx, run.PRKey())
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return true, "", nil
-	}
-	if err != nil {
-		return false, "", fmt.Errorf("manifests: read the PR's current head: %w", err)
-	}
-	var head events.PRHead
-	if err := json.Unmarshal(e.Value(), &head); err != nil {
-		return true, "", nil
-	}
-	switch {
-	case head.Closed:
-		return false, "the pull request was closed", nil
-	case head.RunID != "" && head.RunID != run.ID():
-		return false, "superseded by " + head.Run.ShortSHA(), nil
-	}
-	return true, "", nil
 }

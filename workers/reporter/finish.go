@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/prs"
 	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/report/human"
 )
@@ -83,18 +84,9 @@ func (r *Reporter) decide(ctx context.Context, run events.Run, end ending) (*run
 // no longer the PR's current run or the PR was closed, else nil. A PR
 // without an entry (expired, or a run started by hand) is current.
 func (r *Reporter) superseded(ctx context.Context, run events.Run) (*events.RunCancelled, error) {
-	e, err := r.prs.Get(ctx, run.PRKey())
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reporter: read the current head of %s: %w", run, err)
-	}
-	var head events.PRHead
-	if err := json.Unmarshal(e.Value(), &head); err != nil {
-		// An unreadable head cannot prove the run stale; report it.
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("reporter: unreadable PR head; taking the run as current")
-		return nil, nil
+	head, err := prs.Head(ctx, r.prs, run.PRKey())
+	if err != nil || head == nil {
+		return nil, err
 	}
 	c := &events.RunCancelled{Version: events.Version, Run: run, At: r.now()}
 	switch {
