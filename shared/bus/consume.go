@@ -137,6 +137,46 @@ func (m *Msg) InProgress(ctx context.Context) error {
 	return nil
 }
 
+// KeepAlive tells the server that the message is still being worked on
+// (InProgress) every third of the consumer's AckWait, until the returned
+// function is called; that function returns once the heartbeat has
+// stopped. Use it around the one long step of a handler; KeepAlive(h)
+// covers a whole handler.
+func (m *Msg) KeepAlive(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(m.lease.ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := m.InProgress(ctx); err != nil {
+					// The deadline passed or the server is gone: the
+					// message is someone else's now, and ctx says so.
+					zerolog.Ctx(ctx).Warn().Err(err).Msg("bus: cannot extend the message's ack deadline")
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// KeepAlive wraps h so that the server hears that its message is still
+// being worked on for as long as h runs (Msg.KeepAlive): slow work (a
+// download, an analysis, a wait on an API) is neither handed to another
+// process nor cut short by the handler's deadline.
+func KeepAlive(h Handler) Handler {
+	return func(ctx context.Context, m *Msg) error {
+		defer m.KeepAlive(ctx)()
+		return h(ctx, m)
+	}
+}
+
 // Handler handles one message. Return nil to ack it; an error wrapping
 // ErrPoison to terminate it and publish a dead letter; RetryAfter(d) to
 // have it again after d; any other error to have it again after the

@@ -342,6 +342,91 @@ func TestInProgressExtendsTheDeadline(t *testing.T) {
 	}
 }
 
+func TestKeepAliveHoldsTheMessageOfASlowHandler(t *testing.T) {
+	b := bustest.New(t)
+	res, err := b.Publish(bustest.Context(t), runRequested(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ackWait = 600 * time.Millisecond
+	var got deliveries
+	errs := make(chan error, 10)
+	// The handler works for three ack waits without a word about its
+	// progress: the wrapper alone must keep the message and the deadline.
+	start(t, b, bus.Consumer{Name: "keepalive", Subject: events.SubjectRunRequested, AckWait: ackWait, Concurrency: 2}, bus.KeepAlive(func(ctx context.Context, m *bus.Msg) error {
+		got.add(m)
+		work := time.NewTimer(3 * ackWait)
+		defer work.Stop()
+		select {
+		case <-ctx.Done():
+			errs <- fmt.Errorf("the handler's context ended while it worked: %w", ctx.Err())
+			return ctx.Err()
+		case <-work.C:
+		}
+		errs <- nil
+		return nil
+	}))
+	select {
+	case err := <-errs:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("handler did not finish")
+	}
+	bustest.WaitFor(t, wait, func() error {
+		if info := consumerInfo(t, b, bus.StreamPipeline, "keepalive"); info.NumAckPending != 0 || info.AckFloor.Stream != res.Seq {
+			return errors.New("not acknowledged yet")
+		}
+		return nil
+	})
+	if info := consumerInfo(t, b, bus.StreamPipeline, "keepalive"); info.Delivered.Consumer != 1 || len(got.all()) != 1 {
+		t.Errorf("delivered %d times (handler ran %d times), want once", info.Delivered.Consumer, len(got.all()))
+	}
+}
+
+func TestMsgKeepAliveStopsWhenAsked(t *testing.T) {
+	b := bustest.New(t)
+	if _, err := b.Publish(bustest.Context(t), runRequested(13)); err != nil {
+		t.Fatal(err)
+	}
+	const ackWait = 600 * time.Millisecond
+	errs := make(chan error, 1)
+	// The heartbeat covers the first step only: the handler's deadline
+	// then runs out during the second, as for any handler that is silent
+	// for longer than AckWait.
+	start(t, b, bus.Consumer{Name: "keepalive-step", Subject: events.SubjectRunRequested, AckWait: ackWait, MaxDeliver: 1}, func(ctx context.Context, m *bus.Msg) error {
+		stop := m.KeepAlive(ctx)
+		step := time.NewTimer(2 * ackWait)
+		select {
+		case <-ctx.Done():
+			stop()
+			step.Stop()
+			errs <- fmt.Errorf("the deadline passed during the kept-alive step: %w", ctx.Err())
+			return ctx.Err()
+		case <-step.C:
+		}
+		stop()
+		deadline := time.NewTimer(2 * ackWait)
+		defer deadline.Stop()
+		select {
+		case <-ctx.Done():
+			errs <- nil
+		case <-deadline.C:
+			errs <- errors.New("the handler's deadline did not pass although the heartbeat was stopped")
+		}
+		return ctx.Err()
+	})
+	select {
+	case err := <-errs:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("handler did not finish")
+	}
+}
+
 func TestCancelLetsTheHandlerInFlightFinishAndAck(t *testing.T) {
 	b := bustest.New(t)
 	res, err := b.Publish(bustest.Context(t), runRequested(11))

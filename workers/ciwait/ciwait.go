@@ -154,7 +154,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			MaxDeliver:    -1, // every look at dbt Cloud is a delivery
 			MaxAckPending: maxWaiting,
 			Concurrency:   w.conc,
-		}, alive(w.ackWait, w.handleRequested))
+		}, bus.KeepAlive(w.handleRequested))
 	}()
 	go func() {
 		errc <- w.bus.Consume(ctx, bus.Consumer{
@@ -163,7 +163,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			AckWait:     w.ackWait,
 			MaxDeliver:  5,
 			Concurrency: 4,
-		}, alive(w.ackWait, w.handleEvent))
+		}, bus.KeepAlive(w.handleEvent))
 	}()
 	var errs []error
 	for range 2 {
@@ -173,31 +173,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// alive wraps a handler so that it tells the server it is still working
-// every third of the ack wait: a slow dbt Cloud must not make the server
-// hand the same message to another process meanwhile.
-func alive(ackWait time.Duration, h bus.Handler) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			t := time.NewTicker(ackWait / 3)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					if err := m.InProgress(ctx); err != nil {
-						return
-					}
-				}
-			}
-		}()
-		return h(ctx, m)
-	}
 }
 
 // hook serves the dbt Cloud webhook.

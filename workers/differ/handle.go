@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -64,7 +63,7 @@ func (w *Worker) handler(runCtx context.Context, ds *dataSource) bus.Handler {
 		if err != nil {
 			return w.publishError(ctx, t, ds, err)
 		}
-		stopBeat := heartbeat(ctx, m, w.o.AckWait)
+		stopBeat := m.KeepAlive(ctx)
 		res, err := ds.diff(dctx, spec)
 		stopBeat()
 
@@ -109,30 +108,6 @@ func validate(t events.DiffTask, dataSource string) error {
 		return fmt.Errorf("%w: the task names data source %q but was published for %q", ErrContract, t.DataSource, dataSource)
 	}
 	return nil
-}
-
-// heartbeat tells the server the task is still being worked on every
-// third of the ack wait, until the returned function is called.
-func heartbeat(ctx context.Context, m *bus.Msg, ackWait time.Duration) func() {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := m.InProgress(ctx); err != nil {
-					zerolog.Ctx(ctx).Warn().Err(err).Msg("differ: cannot extend the task's ack deadline")
-					return
-				}
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
 }
 
 // publishResult stores the full result and publishes it without samples.

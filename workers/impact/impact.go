@@ -124,29 +124,5 @@ func (w *Worker) Run(ctx context.Context) error {
 		MaxDeliver:  w.o.MaxDeliver,
 		Backoff:     w.o.Backoff,
 		Concurrency: 2, // each holds two manifests in memory
-	}, alive(w.o.AckWait, w.handle))
-}
-
-// alive wraps a handler so that it tells the server it is still working
-// every third of the ack wait while an analysis runs.
-func alive(ackWait time.Duration, h bus.Handler) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			t := time.NewTicker(ackWait / 3)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					if err := m.InProgress(ctx); err != nil {
-						return
-					}
-				}
-			}
-		}()
-		return h(ctx, m)
-	}
+	}, bus.KeepAlive(w.handle))
 }
