@@ -9,13 +9,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/diffgate/diffgate/apps/gitlab/gitlabtest"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
 // fixture reads a payload captured from a real GitLab instance.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := gitlabtest.FixtureDir(t, filepath.Join("..", "..", "..", "shared", "fixtures", "gitlab"))
+	dir := fixtures.Dir(t, "gitlab")
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)

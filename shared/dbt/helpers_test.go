@@ -3,8 +3,6 @@ package dbt_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/diffgate/diffgate/shared/dbt"
@@ -105,18 +103,4 @@ func pair(t *testing.T, edit func(pr *dbtgen.Manifest)) (prod, pr *dbt.Manifest)
 		edit(q)
 	}
 	return read(t, p), read(t, q)
-}
-
-// fixtures is the folder of real jaffle_shop manifests beside the
-// checkout. Outside CI a missing folder skips the test; in CI it fails.
-func fixtures(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "manifests", "jaffle_shop")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures missing: %v", err)
-		}
-		t.Skipf("fixtures missing: %v", err)
-	}
-	return dir
 }

@@ -11,15 +11,17 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/diffgate/diffgate/shared/dbt"
 	"github.com/diffgate/diffgate/shared/dbt/dbtgen"
 	"github.com/diffgate/diffgate/shared/events"
-	"github.com/google/go-cmp/cmp"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
 // The node counts are the ones the fixture provenance records for each file.
 func TestReadJaffleShopFixtures(t *testing.T) {
-	dir := fixtures(t)
+	dir := fixtures.Dir(t, "manifests", "jaffle_shop")
 	tests := []struct {
 		file    string
 		version int
@@ -92,7 +94,7 @@ func TestReadJaffleShopFixtures(t *testing.T) {
 }
 
 func TestReadFixtureDetails(t *testing.T) {
-	dir := fixtures(t)
+	dir := fixtures.Dir(t, "manifests", "jaffle_shop")
 	open := func(name string) *dbt.Manifest {
 		t.Helper()
 		f, err := os.Open(filepath.Join(dir, name))

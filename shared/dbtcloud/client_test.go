@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
-	"github.com/google/go-cmp/cmp"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
 func TestNormalizeURL(t *testing.T) {
@@ -493,7 +495,7 @@ func TestArtifacts(t *testing.T) {
 		t.Errorf("missing artifact: %v", err)
 	}
 	// A recorded artifact body streams through byte for byte.
-	recorded := readFixture(t, "dbt_cloud", "data-mie_dbt-cloud-cli", "run_get_artifact_response.json")
+	recorded := fixtures.Read(t, "dbt_cloud", "data-mie_dbt-cloud-cli", "run_get_artifact_response.json")
 	h.SetArtifact("run_results.json", recorded)
 	buf.Reset()
 	if _, err := c.GetArtifact(ctx, 1, h.ID(), "target/run_results.json", &buf); err != nil || !bytes.Equal(buf.Bytes(), recorded) {

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/diffgate/diffgate/shared/dbtcloud"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
 // Recorded dbt Cloud v2 responses decode with the client's types. The
@@ -22,7 +24,7 @@ type env[T any] struct {
 func decodeFixture[T any](t *testing.T, dir, name string) T {
 	t.Helper()
 	var e env[T]
-	if err := json.Unmarshal(readFixture(t, "dbt_cloud", dir, name), &e); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "dbt_cloud", dir, name), &e); err != nil {
 		t.Fatalf("%s/%s: %v", dir, name, err)
 	}
 	return e.Data
@@ -160,7 +162,7 @@ func TestConformanceWebhooks(t *testing.T) {
 		{"zulip_zulip/job_run_completed_errored.json", dbtcloud.EventRunCompleted, dbtcloud.StatusError, 167194},
 		{"zulip_zulip/job_run_completed_but_errored.json", dbtcloud.EventRunCompleted, dbtcloud.StatusError, 167194},
 	}
-	dir := fixtureDir(t, "dbt_cloud", "webhooks")
+	dir := fixtures.Dir(t, "dbt_cloud", "webhooks")
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			body, err := os.ReadFile(filepath.Join(dir, tt.file))

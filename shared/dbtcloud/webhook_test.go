@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/diffgate/diffgate/shared/dbtcloud"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
 func TestVerifyWebhook(t *testing.T) {
 	secret := []byte("whsec_0123456789abcdef")
-	body := readFixture(t, "dbt_cloud", "webhooks", "zulip_zulip", "job_run_completed_success.json")
+	body := fixtures.Read(t, "dbt_cloud", "webhooks", "zulip_zulip", "job_run_completed_success.json")
 	// Computed independently of SignWebhook.
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)

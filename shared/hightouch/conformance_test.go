@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/diffgate/diffgate/shared/fixtures"
 	"github.com/diffgate/diffgate/shared/hightouch"
 	"github.com/diffgate/diffgate/shared/hightouch/hightouchtest"
 )
@@ -27,7 +28,7 @@ func TestConformanceModels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var m hightouch.Model
-		if err := json.Unmarshal(readFixture(t, "hightouch", "datahub-project_datahub", tt.file), &m); err != nil {
+		if err := json.Unmarshal(fixtures.Read(t, "hightouch", "datahub-project_datahub", tt.file), &m); err != nil {
 			t.Fatalf("%s: %v", tt.file, err)
 		}
 		if m.ID != "123" || m.WorkspaceID != "456" || m.SourceID.Int() != 789 || m.PrimaryKey != "id" || m.CreatedAt.IsZero() {
@@ -38,7 +39,7 @@ func TestConformanceModels(t *testing.T) {
 		}
 	}
 	var m hightouch.Model
-	_ = json.Unmarshal(readFixture(t, "hightouch", "datahub-project_datahub", "model_table.json"), &m)
+	_ = json.Unmarshal(fixtures.Read(t, "hightouch", "datahub-project_datahub", "model_table.json"), &m)
 	if m.Table == nil || m.Table.Name != "my_table" {
 		t.Errorf("table %+v", m.Table)
 	}
@@ -56,7 +57,7 @@ func jsonName(goName string) string {
 // requiredFields reads the field table of a generated SDK doc page.
 func requiredFields(t *testing.T, file string) []string {
 	t.Helper()
-	b := readFixture(t, "hightouch", "speakeasy-sdks_hightouch-go-sdk", file)
+	b := fixtures.Read(t, "hightouch", "speakeasy-sdks_hightouch-go-sdk", file)
 	re := regexp.MustCompile("(?m)^\\| `(\\w+)`\\s*\\|[^|]*\\|\\s*:heavy_check_mark:")
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
@@ -117,7 +118,7 @@ func TestStandInShape(t *testing.T) {
 		}
 	}
 	// Every key of the recorded objects, except the legacy rawSql field.
-	dir := fixtureDir(t, "hightouch", "datahub-project_datahub")
+	dir := fixtures.Dir(t, "hightouch", "datahub-project_datahub")
 	for _, f := range []string{"model_raw_sql_nested_raw_object.json", "model_table.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {

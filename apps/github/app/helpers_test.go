@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/fixtures"
 	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/service"
 )
@@ -222,21 +221,8 @@ func (h *harness) checkRuns() []githubtest.CheckRun { return h.gh.CheckRuns(repo
 
 func (h *harness) comments() []githubtest.Comment { return h.gh.Comments(repoName, 12) }
 
-// fixtures is where the octokit/webhooks payload examples are, relative
-// to this package.
-var fixtures = filepath.Join("..", "..", "..", "..", "shared", "fixtures", "github", "octokit_webhooks", "payload-examples", "api.github.com")
-
+// fixture reads one of the octokit/webhooks payload examples.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	if _, err := os.Stat(fixtures); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures missing: %v", err)
-		}
-		t.Skipf("fixtures not found (%v); they sit beside the checkout", err)
-	}
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return fixtures.Read(t, "github", "octokit_webhooks", "payload-examples", "api.github.com", name)
 }

@@ -3,33 +3,17 @@ package githubtest_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/diffgate/diffgate/apps/github/githubtest"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
-// examples is where the octokit/webhooks payload examples are, relative
-// to this package.
-var examples = filepath.Join("..", "..", "..", "..", "shared", "fixtures", "github", "octokit_webhooks", "payload-examples", "api.github.com")
-
-// Fixture reads one payload example; a missing fixture folder fails the
-// test in CI and skips it elsewhere.
+// Fixture reads one of the octokit/webhooks payload examples.
 func Fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	if _, err := os.Stat(examples); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures missing: %v", err)
-		}
-		t.Skipf("fixtures not found (%v); they sit beside the checkout", err)
-	}
-	b, err := os.ReadFile(filepath.Join(examples, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return fixtures.Read(t, "github", "octokit_webhooks", "payload-examples", "api.github.com", name)
 }
 
 // TestPayloadsHaveTheRealShape checks that every field the payload

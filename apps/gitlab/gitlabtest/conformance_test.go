@@ -9,10 +9,8 @@ import (
 	"testing"
 
 	"github.com/diffgate/diffgate/apps/gitlab/gitlabtest"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
-
-// fixtures holds hook payloads captured from real GitLab instances.
-var fixtures = filepath.Join("..", "..", "..", "..", "shared", "fixtures", "gitlab")
 
 // shapes maps each key path of a JSON document ("object_attributes.
 // last_commit.id"; array elements as "[]") to the kinds of value seen
@@ -55,7 +53,7 @@ func shapes(t *testing.T, into map[string]map[string]bool, body []byte) {
 // real returns the shapes of every captured payload of one kind.
 func real(t *testing.T, kind string) map[string]map[string]bool {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(gitlabtest.FixtureDir(t, fixtures), "*", "*.json"))
+	files, err := filepath.Glob(filepath.Join(fixtures.Dir(t, "gitlab"), "*", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

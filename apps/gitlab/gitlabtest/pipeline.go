@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -123,21 +122,4 @@ func (s *Server) WaitNotes(t testing.TB, projectID int64, iid int, what string, 
 		return fmt.Errorf("bot notes on !%d: want %s; have %d", iid, what, len(got))
 	})
 	return got
-}
-
-// FixtureDir returns dir, the captured payloads beside the checkout
-// (relative to the calling package), once it knows they are there. Where
-// they are not, the test is skipped, except under CI=true, where that
-// fails it: CI must never pass by skipping.
-func FixtureDir(t testing.TB, dir string) string {
-	t.Helper()
-	info, err := os.Stat(dir)
-	if err == nil && info.IsDir() {
-		return dir
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("gitlabtest: the fixtures %s are missing under CI: %v", dir, err)
-	}
-	t.Skipf("gitlabtest: no fixtures at %s (they sit beside the checkout): %v", dir, err)
-	return ""
 }

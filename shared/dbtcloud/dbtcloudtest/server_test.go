@@ -12,10 +12,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/diffgate/diffgate/shared/dbtcloud"
-	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
+
+	"github.com/diffgate/diffgate/shared/dbtcloud"
+	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
 // get fetches a stand-in path as raw JSON.
@@ -38,7 +40,7 @@ func get(t *testing.T, s *dbtcloudtest.Server, path string) map[string]any {
 func fixtureJSON(t *testing.T, parts ...string) map[string]any {
 	t.Helper()
 	var out map[string]any
-	if err := json.Unmarshal(readFixture(t, parts...), &out); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, parts...), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out
