@@ -223,10 +223,16 @@ func Run(ctx context.Context, o Options) error {
 	case <-time.After(drain):
 		log.Warn().Dur("timeout", drain).Msg("drain timed out; unacknowledged messages will be redelivered")
 	}
-	close(errc)
+	// errc is never closed: a component that outlived the drain may still
+	// send, and its buffer holds a send from every goroutine.
 	var errs []error
-	for err := range errc {
-		errs = append(errs, err)
+	for collecting := true; collecting; {
+		select {
+		case err := <-errc:
+			errs = append(errs, err)
+		default:
+			collecting = false
+		}
 	}
 	log.Info().Msg("stopped")
 	return errors.Join(errs...)
