@@ -42,7 +42,9 @@ func TestRunReturnsAfterTheDrainTimeout(t *testing.T) {
 	go func() {
 		done <- service.Run(ctx, service.Options{Name: "test", Config: cfg, Embedded: true, Listener: ln,
 			LogOutput: io.Discard, DrainTimeout: 100 * time.Millisecond,
-			Build: func(context.Context, *service.Env) ([]service.Component, error) { return []service.Component{comp}, nil },
+			Build: func(context.Context, *service.Env) ([]service.Component, error) {
+				return []service.Component{comp}, nil
+			},
 			Ready: func(string) { cancel() }})
 	}()
 	select {
