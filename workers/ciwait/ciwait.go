@@ -33,6 +33,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/workers/internal/stage"
 )
 
 // Consumer names and the webhook route.
@@ -94,6 +95,7 @@ type Worker struct {
 	now     func() time.Time
 	conc    int
 	ackWait time.Duration
+	stage   stage.Stage
 	clients map[string]*dbtcloud.Client // by integration name
 	prs     jetstream.KeyValue
 	state   jetstream.KeyValue
@@ -113,6 +115,7 @@ func newWorker(ctx context.Context, env *service.Env, o Options) (*Worker, error
 	if w.ackWait <= 0 {
 		w.ackWait = time.Minute
 	}
+	w.stage = stage.Stage{Name: events.StageCIWait, Bus: env.Bus, Now: w.now}
 	for i := range env.Config.Integrations {
 		in := &env.Config.Integrations[i]
 		opts := append([]dbtcloud.Option{

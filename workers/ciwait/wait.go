@@ -14,8 +14,8 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
-	"github.com/diffgate/diffgate/shared/observe"
 	"github.com/diffgate/diffgate/shared/prs"
+	"github.com/diffgate/diffgate/workers/internal/stage"
 )
 
 // Outcomes recorded in done markers.
@@ -33,13 +33,13 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&req); err != nil {
 		return err
 	}
-	if err := req.Run.Validate(); err != nil {
-		return bus.Poison(fmt.Errorf("run requested: %w", err))
+	ctx, err := stage.Open(ctx, m, req.Run, "run requested")
+	if err != nil {
+		return err
 	}
 	if req.RequestedAt.IsZero() {
 		return bus.Poison(errors.New("run requested: requested_at is missing"))
 	}
-	ctx = withRun(ctx, m, req.Run)
 	log := zerolog.Ctx(ctx)
 
 	if done, err := w.finished(ctx, req.Run.ID()); err != nil || done {
@@ -47,11 +47,7 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 	}
 	in, ok := w.cfg.IntegrationByName(req.Integration)
 	if !ok {
-		return w.fail(ctx, nil, req, events.RunFailed{
-			Code:    events.FailConfig,
-			Message: fmt.Sprintf("integration %q is not in diffgate.yaml", req.Integration),
-			Hint:    "add it under integrations, or restart the workers with the configuration the apps use",
-		})
+		return w.fail(ctx, nil, req, stage.UnknownIntegration(req.Integration))
 	}
 	d := in.DBTCloud
 	if cur, why, err := prs.Current(ctx, w.prs, req.Run); err != nil {
@@ -123,15 +119,6 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 	return bus.RetryAfter(next)
 }
 
-// withRun puts the run on the logger unless the bus already did from the
-// message's headers (the same fields twice make a JSON line ambiguous).
-func withRun(ctx context.Context, m *bus.Msg, run events.Run) context.Context {
-	if m.Header.Get(events.HeaderRunID) == run.ID() {
-		return ctx
-	}
-	return observe.WithRun(ctx, run)
-}
-
 // shortly is how long a delivery waits for another one's refresh.
 func shortly(interval time.Duration) time.Duration {
 	return min(max(interval/10, 50*time.Millisecond), 2*time.Second)
@@ -146,7 +133,7 @@ func lookGrace(interval time.Duration) time.Duration { return 2 * interval }
 // progress publishes where the wait stands. Identical progress has the
 // same message id, so repeating it each poll stores nothing new.
 func (w *Worker) progress(ctx context.Context, in *config.Integration, req events.RunRequested, ci *ciRun, lastErr string) error {
-	s := events.RunStatus{Version: events.Version, Run: req.Run, Stage: events.StageCIWait, At: w.now().UTC()}
+	var s events.RunStatus
 	switch {
 	case ci == nil:
 		s.State = "waiting"
@@ -163,10 +150,7 @@ func (w *Worker) progress(ctx context.Context, in *config.Integration, req event
 	if lastErr != "" {
 		s.Message += "; dbt Cloud is not answering, trying again at the next poll"
 	}
-	if _, err := w.bus.Publish(ctx, s); err != nil {
-		return fmt.Errorf("ciwait: publish progress: %w", err)
-	}
-	return nil
+	return w.stage.Progress(ctx, req.Run, s)
 }
 
 // finish ends the wait of req with the outcome of its finished CI run. The
@@ -239,11 +223,9 @@ func (w *Worker) fail(ctx context.Context, in *config.Integration, req events.Ru
 }
 
 func (w *Worker) failAs(ctx context.Context, in *config.Integration, req events.RunRequested, f events.RunFailed, outcome string) error {
-	f.Version, f.Run, f.Stage, f.At = events.Version, req.Run, events.StageCIWait, w.now().UTC()
-	if _, err := w.bus.Publish(ctx, f); err != nil {
-		return fmt.Errorf("ciwait: publish %s: %w", f.Subject(), err)
+	if err := w.stage.Fail(ctx, req.Run, f); err != nil {
+		return err
 	}
-	zerolog.Ctx(ctx).Warn().Str("code", f.Code).Str("error", f.Message).Msg("ciwait: run failed")
 	return w.done(ctx, in, req.Run, outcome, 0)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/hightouch"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/workers/internal/stage"
 )
 
 // Consumer is the durable consumer's name.
@@ -65,6 +66,7 @@ func New(ctx context.Context, env *service.Env, o Options) ([]service.Component,
 	if w.o.MaxDeliver == 0 {
 		w.o.MaxDeliver = 5
 	}
+	w.stage = stage.Stage{Name: events.StageImpact, Bus: env.Bus, Now: w.o.Now}
 	for i := range env.Config.Integrations {
 		in := &env.Config.Integrations[i]
 		ds, ok := env.Config.DataSourceByName(in.DataSource)
@@ -107,6 +109,7 @@ type Worker struct {
 	cfg       *config.Config
 	bus       *bus.Bus
 	o         Options
+	stage     stage.Stage
 	hightouch map[string]*hightouch.Client // by integration name
 	prs       jetstream.KeyValue
 	objects   jetstream.ObjectStore

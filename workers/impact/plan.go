@@ -14,8 +14,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbt"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/hightouch"
-	"github.com/diffgate/diffgate/shared/observe"
-	"github.com/diffgate/diffgate/shared/prs"
+	"github.com/diffgate/diffgate/workers/internal/stage"
 )
 
 // handle plans one run.
@@ -24,25 +23,19 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&msg); err != nil {
 		return err
 	}
-	if err := msg.Run.Validate(); err != nil {
-		return bus.Poison(fmt.Errorf("manifests resolved: %w", err))
-	}
-	if m.Header.Get(events.HeaderRunID) != msg.Run.ID() {
-		ctx = observe.WithRun(ctx, msg.Run)
+	ctx, err := stage.Open(ctx, m, msg.Run, "manifests resolved")
+	if err != nil {
+		return err
 	}
 	log := zerolog.Ctx(ctx)
 	in, ok := w.cfg.IntegrationByName(msg.Integration)
 	if !ok {
-		return w.fail(ctx, msg.Run, events.FailConfig, fmt.Sprintf("integration %q is not in diffgate.yaml", msg.Integration),
-			"add it under integrations, or restart the workers with the configuration the apps use")
+		return w.stage.Fail(ctx, msg.Run, stage.UnknownIntegration(msg.Integration))
 	}
-	if cur, why, err := prs.Current(ctx, w.prs, msg.Run); err != nil {
+	if cur, err := w.stage.Current(ctx, w.prs, msg.Run); err != nil || !cur {
 		return err
-	} else if !cur {
-		log.Info().Str("reason", why).Msg("impact: the run is no longer current; dropping it")
-		return nil
 	}
-	if err := w.progress(ctx, msg.Run, "Comparing the PR's manifest with production's"); err != nil {
+	if err := w.stage.Progress(ctx, msg.Run, events.RunStatus{Message: "Comparing the PR's manifest with production's"}); err != nil {
 		return err
 	}
 
@@ -212,4 +205,9 @@ func (w *Worker) storePlan(ctx context.Context, plan *events.Plan) (events.Objec
 		return events.ObjectRef{}, fmt.Errorf("impact: store %s: %w", name, err)
 	}
 	return events.ObjectRef{Name: info.Name, Digest: info.Digest, Size: int64(info.Size)}, nil
+}
+
+// fail ends the run with an error a person can act on.
+func (w *Worker) fail(ctx context.Context, run events.Run, code, msg, hint string) error {
+	return w.stage.Fail(ctx, run, events.RunFailed{Code: code, Message: msg, Hint: hint})
 }

@@ -18,8 +18,7 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
-	"github.com/diffgate/diffgate/shared/observe"
-	"github.com/diffgate/diffgate/shared/prs"
+	"github.com/diffgate/diffgate/workers/internal/stage"
 )
 
 // artifact is the file every dbt command that parses the project writes.
@@ -37,30 +36,24 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&msg); err != nil {
 		return err
 	}
-	if err := msg.Run.Validate(); err != nil {
-		return bus.Poison(fmt.Errorf("ci completed: %w", err))
-	}
-	if m.Header.Get(events.HeaderRunID) != msg.Run.ID() {
-		ctx = observe.WithRun(ctx, msg.Run)
+	ctx, err := stage.Open(ctx, m, msg.Run, "ci completed")
+	if err != nil {
+		return err
 	}
 	log := zerolog.Ctx(ctx)
 	in, ok := w.cfg.IntegrationByName(msg.Integration)
 	if !ok {
-		return w.fail(ctx, msg.Run, events.FailConfig, fmt.Sprintf("integration %q is not in diffgate.yaml", msg.Integration),
-			"add it under integrations, or restart the workers with the configuration the apps use", "")
+		return w.stage.Fail(ctx, msg.Run, stage.UnknownIntegration(msg.Integration))
 	}
-	if cur, why, err := prs.Current(ctx, w.prs, msg.Run); err != nil {
+	if cur, err := w.stage.Current(ctx, w.prs, msg.Run); err != nil || !cur {
 		return err
-	} else if !cur {
-		log.Info().Str("reason", why).Msg("manifests: the run is no longer current; dropping it")
-		return nil
 	}
 	d := in.DBTCloud
 	cl := w.clients[in.Name]
 	limit := int64(w.cfg.Limits.ManifestMaxSize)
 	ci := msg.CIRun
 
-	if err := w.progress(ctx, msg.Run, fmt.Sprintf("Fetching the PR's manifest.json from dbt Cloud run #%d", ci.RunID), ci.URL); err != nil {
+	if err := w.stage.Progress(ctx, msg.Run, events.RunStatus{Message: fmt.Sprintf("Fetching the PR's manifest.json from dbt Cloud run #%d", ci.RunID), Link: ci.URL}); err != nil {
 		return err
 	}
 	prRef, err := w.store(ctx, cl, d.AccountID, ci.RunID, limit)
@@ -68,7 +61,7 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 		return w.fetchFailed(ctx, msg.Run, in, err, fmt.Sprintf("dbt Cloud run #%d (the PR's CI run)", ci.RunID), ci.URL)
 	}
 
-	if err := w.progress(ctx, msg.Run, fmt.Sprintf("Fetching the production manifest.json from dbt Cloud job %d", d.ArtifactsJobID), ""); err != nil {
+	if err := w.stage.Progress(ctx, msg.Run, events.RunStatus{Message: fmt.Sprintf("Fetching the production manifest.json from dbt Cloud job %d", d.ArtifactsJobID)}); err != nil {
 		return err
 	}
 	prod, choice, prodRef, err := w.production(ctx, in, cl, msg.Run.BaseSHA, limit)
@@ -304,21 +297,7 @@ func permanent(err error) bool {
 	return false
 }
 
-// progress publishes where the stage stands.
-func (w *Worker) progress(ctx context.Context, run events.Run, msg, link string) error {
-	s := events.RunStatus{Version: events.Version, Run: run, Stage: events.StageManifests, State: "running", Message: msg, Link: link, At: w.o.Now().UTC()}
-	if _, err := w.bus.Publish(ctx, s); err != nil {
-		return fmt.Errorf("manifests: publish progress: %w", err)
-	}
-	return nil
-}
-
 // fail ends the run with an error a person can act on.
 func (w *Worker) fail(ctx context.Context, run events.Run, code, msg, hint, link string) error {
-	f := events.RunFailed{Version: events.Version, Run: run, Stage: events.StageManifests, Code: code, Message: msg, Hint: hint, Link: link, At: w.o.Now().UTC()}
-	if _, err := w.bus.Publish(ctx, f); err != nil {
-		return fmt.Errorf("manifests: publish %s: %w", f.Subject(), err)
-	}
-	zerolog.Ctx(ctx).Warn().Str("code", code).Str("error", msg).Msg("manifests: run failed")
-	return nil
+	return w.stage.Fail(ctx, run, events.RunFailed{Code: code, Message: msg, Hint: hint, Link: link})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/workers/internal/stage"
 )
 
 // Consumer is the durable consumer's name.
@@ -70,6 +71,7 @@ func New(ctx context.Context, env *service.Env, o Options) ([]service.Component,
 	if w.o.MaxDeliver == 0 {
 		w.o.MaxDeliver = 5
 	}
+	w.stage = stage.Stage{Name: events.StageManifests, Bus: env.Bus, Now: w.o.Now}
 	for i := range env.Config.Integrations {
 		in := &env.Config.Integrations[i]
 		c, err := dbtcloud.New(in.DBTCloud.URL, in.DBTCloud.Token.Value(), o.DBTCloud...)
@@ -93,6 +95,7 @@ type Worker struct {
 	cfg     *config.Config
 	bus     *bus.Bus
 	o       Options
+	stage   stage.Stage
 	clients map[string]*dbtcloud.Client // by integration name
 	prs     jetstream.KeyValue
 	objects jetstream.ObjectStore

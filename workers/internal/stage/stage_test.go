@@ -1,0 +1,91 @@
+package stage_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+
+	"github.com/diffgate/diffgate/shared/bus"
+	"github.com/diffgate/diffgate/shared/bus/bustest"
+	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/workers/internal/stage"
+)
+
+var at = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func run(head string) events.Run {
+	return events.Run{Provider: events.GitHub, Repository: "github.com/acme/shop", PR: 7,
+		HeadSHA: strings.Repeat(head, 40), BaseSHA: strings.Repeat("b", 40)}
+}
+
+func TestProgressAndFailCarryTheStage(t *testing.T) {
+	b := bustest.New(t)
+	ctx := bustest.Context(t)
+	s := stage.Stage{Name: events.StageManifests, Bus: b, Now: func() time.Time { return at.In(time.FixedZone("x", 3600)) }}
+	r := run("1")
+	if err := s.Progress(ctx, r, events.RunStatus{Message: "Fetching", Link: "https://example.com/1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Progress(ctx, r, events.RunStatus{State: "waiting", Message: "Waiting"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fail(ctx, r, stage.UnknownIntegration("shop")); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus := []events.RunStatus{
+		{Version: events.Version, Run: r, Stage: events.StageManifests, State: "running", Message: "Fetching", Link: "https://example.com/1", At: at},
+		{Version: events.Version, Run: r, Stage: events.StageManifests, State: "waiting", Message: "Waiting", At: at},
+	}
+	if diff := cmp.Diff(wantStatus, bustest.Stored[events.RunStatus](t, b, events.SubjectRunStatusPrefix+string(events.GitHub))); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	wantFailed := []events.RunFailed{{Version: events.Version, Run: r, Stage: events.StageManifests, Code: events.FailConfig,
+		Message: `integration "shop" is not in diffgate.yaml`,
+		Hint:    "add it under integrations, or restart the workers with the configuration the apps use", At: at}}
+	if diff := cmp.Diff(wantFailed, bustest.Stored[events.RunFailed](t, b, events.SubjectRunFailed)); diff != "" {
+		t.Errorf("failures (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpenTakesAnInvalidRunAsPoison(t *testing.T) {
+	m := &bus.Msg{Subject: events.SubjectCICompleted, Header: nats.Header{}}
+	ctx := bustest.Context(t)
+	if _, err := stage.Open(ctx, m, run("1"), "ci completed"); err != nil {
+		t.Errorf("Open of a valid run: %v", err)
+	}
+	r := run("1")
+	r.HeadSHA = ""
+	_, err := stage.Open(ctx, m, r, "ci completed")
+	if !errors.Is(err, bus.ErrPoison) || !strings.Contains(err.Error(), "ci completed") {
+		t.Errorf("Open of a run without a head = %v, want poison naming the message", err)
+	}
+}
+
+func TestCurrentDropsASupersededRun(t *testing.T) {
+	b := bustest.New(t)
+	ctx := bustest.Context(t)
+	kv, err := b.KV(ctx, events.BucketPRs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stage.Stage{Name: events.StageImpact, Bus: b, Now: time.Now}
+	old, newer := run("1"), run("2")
+	if cur, err := s.Current(ctx, kv, old); err != nil || !cur {
+		t.Errorf("Current of a PR without an entry = %v, %v; want true", cur, err)
+	}
+	data, _ := json.Marshal(events.PRHead{RunID: newer.ID(), Run: newer})
+	if _, err := kv.Put(ctx, old.PRKey(), data); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := s.Current(ctx, kv, old); err != nil || cur {
+		t.Errorf("Current of a superseded run = %v, %v; want false", cur, err)
+	}
+	if cur, err := s.Current(ctx, kv, newer); err != nil || !cur {
+		t.Errorf("Current of the newer run = %v, %v; want true", cur, err)
+	}
+}
