@@ -28,14 +28,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
+
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 // TB is the part of testing.TB the stand-in needs. A *testing.T fits; the
-// demo passes a logger-backed one.
-type TB interface {
-	Helper()
-	Errorf(format string, args ...any)
-}
+// demo passes a LogTB.
+type TB = standin.TB
+
+// LogTB reports what the stand-in refuses to a logger instead of failing
+// a test: for the demo, which runs the stand-in outside any test.
+type LogTB = standin.LogTB
 
 // DefaultAppID is the App id of a server made without WithAppID.
 const DefaultAppID = 4242
@@ -174,10 +177,7 @@ func New(tb TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	if c, ok := tb.(interface{ Cleanup(func()) }); ok {
-		c.Cleanup(s.Close)
-	}
+	s.Server = standin.Serve(tb, http.HandlerFunc(s.serve))
 	return s
 }
 

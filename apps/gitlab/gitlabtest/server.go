@@ -31,13 +31,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/diffgate/diffgate/shared/config"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 // TB is the part of testing.TB the stand-in needs.
-type TB interface {
-	Helper()
-	Errorf(format string, args ...any)
-}
+type TB = standin.TB
 
 // Limits GitLab enforces on what the bot writes.
 const (
@@ -163,18 +161,12 @@ func New(tb TB, opts ...Option) *Server {
 	tb.Helper()
 	s := &Server{tb: tb, token: DefaultToken, wait: 60, projects: map[int64]*project{},
 		nextID: firstID, requests: map[string]int{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	if t, ok := tb.(cleaner); ok {
-		t.Cleanup(s.Close)
-	}
+	s.Server = standin.Serve(tb, http.HandlerFunc(s.serve))
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
-
-// cleaner is a TB that runs functions when its test ends.
-type cleaner interface{ Cleanup(func()) }
 
 // Token is the access token the stand-in accepts.
 func (s *Server) Token() string { return s.token }

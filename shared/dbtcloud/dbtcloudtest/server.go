@@ -22,15 +22,18 @@ import (
 	"time"
 
 	"github.com/diffgate/diffgate/shared/dbtcloud"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 // TB is the part of testing.TB the stand-in needs. A *testing.T fits; the
-// demo passes a logger-backed one. When it also has Cleanup(func()), the
-// server closes itself at cleanup.
-type TB interface {
-	Helper()
-	Errorf(format string, args ...any)
-}
+// demo passes a LogTB. When it also has Cleanup(func()), the server closes
+// itself at cleanup.
+type TB = standin.TB
+
+// LogTB reports unexpected requests to a logger instead of failing a test:
+// what `diffgate demo` passes to New. It has no Cleanup, so the caller
+// closes the server.
+type LogTB = standin.LogTB
 
 // Endpoint names an API call the stand-in serves.
 type Endpoint string
@@ -59,11 +62,7 @@ type Request struct {
 }
 
 // Fault is a scripted failure answer.
-type Fault struct {
-	Status     int    // e.g. 429, 500, 503
-	RetryAfter string // Retry-After header value, if any
-	Times      int    // how many requests get it (default 1)
-}
+type Fault = standin.Fault
 
 // Server is a running stand-in dbt Cloud.
 type Server struct {
@@ -82,8 +81,8 @@ type Server struct {
 	denied   map[[2]int64]int
 	runs     []*RunHandle
 	nextRun  int64
-	faults   map[Endpoint][]Fault
-	requests []Request
+	faults   standin.Faults[Endpoint]
+	requests standin.Log[Request]
 }
 
 // Option configures a Server.
@@ -109,17 +108,13 @@ func New(tb TB, opts ...Option) *Server {
 		accounts: map[int64]*Account{},
 		jobs:     map[[2]int64]*Job{},
 		denied:   map[[2]int64]int{},
-		faults:   map[Endpoint][]Fault{},
 		nextRun:  90000001,
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = standin.Serve(tb, http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
-	if c, ok := tb.(interface{ Cleanup(func()) }); ok {
-		c.Cleanup(s.Close)
-	}
 	return s
 }
 
@@ -348,48 +343,23 @@ func (h *RunHandle) observe() dbtcloud.RunStatus {
 }
 
 // Fail makes the next f.Times requests to ep answer f.Status.
-func (s *Server) Fail(ep Endpoint, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.faults[ep] = append(s.faults[ep], f)
-}
+func (s *Server) Fail(ep Endpoint, f Fault) { s.faults.Add(ep, f) }
 
 // Count is the number of requests to ep so far, failed ones included.
 func (s *Server) Count(ep Endpoint) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if r.Endpoint == ep {
-			n++
-		}
-	}
-	return n
+	return s.requests.Count(func(r Request) bool { return r.Endpoint == ep })
 }
 
 // ListRunsCount is the number of list-runs requests filtered on jobID.
 func (s *Server) ListRunsCount(jobID int64) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	want := strconv.FormatInt(jobID, 10)
-	n := 0
-	for _, r := range s.requests {
-		if r.Endpoint == EndpointListRuns && r.Query.Get("job_definition_id") == want {
-			n++
-		}
-	}
-	return n
+	return s.requests.Count(func(r Request) bool {
+		return r.Endpoint == EndpointListRuns && r.Query.Get("job_definition_id") == want
+	})
 }
 
 // Requests returns a copy of every request so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []Request { return s.requests.All() }
 
 // Webhook builds the body dbt Cloud would post for the run's current
 // status (eventType: dbtcloud.EventRunCompleted, ...), without observing
@@ -507,9 +477,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Endpoint: ep, Path: r.URL.Path, Query: r.URL.Query(), At: s.now()}
 	status := s.handle(w, r, ep, allowed, m)
 	rec.Status = status
-	s.mu.Lock()
-	s.requests = append(s.requests, rec)
-	s.mu.Unlock()
+	s.requests.Add(rec)
 }
 
 // handle answers one request and returns the status it sent.
@@ -541,7 +509,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, all
 			return writeError(w, http.StatusBadRequest, "Unknown parameter "+k)
 		}
 	}
-	if f, ok := s.takeFault(ep); ok {
+	if f, ok := s.faults.Take(ep); ok {
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
@@ -619,21 +587,6 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, all
 		return http.StatusOK
 	}
 	return http.StatusInternalServerError
-}
-
-func (s *Server) takeFault(ep Endpoint) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fs := s.faults[ep]
-	if len(fs) == 0 {
-		return Fault{}, false
-	}
-	f := fs[0]
-	fs[0].Times--
-	if fs[0].Times <= 0 {
-		s.faults[ep] = fs[1:]
-	}
-	return f, true
 }
 
 var orderFields = []string{"id", "-id", "created_at", "-created_at", "finished_at", "-finished_at"}

@@ -18,14 +18,17 @@ import (
 	"time"
 
 	"github.com/diffgate/diffgate/shared/hightouch"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 // TB is the part of testing.TB the stand-in needs; with Cleanup(func()) the
 // server closes itself.
-type TB interface {
-	Helper()
-	Errorf(format string, args ...any)
-}
+type TB = standin.TB
+
+// LogTB reports unexpected requests to a logger instead of failing a test:
+// what `diffgate demo` passes to New. It has no Cleanup, so the caller
+// closes the server.
+type LogTB = standin.LogTB
 
 // Endpoint names a call the stand-in serves.
 type Endpoint string
@@ -42,11 +45,7 @@ const (
 const DefaultToken = "ht_standin_key"
 
 // Fault is a scripted failure.
-type Fault struct {
-	Status     int
-	RetryAfter string
-	Times      int // default 1
-}
+type Fault = standin.Fault
 
 // Request is one request received.
 type Request struct {
@@ -67,8 +66,8 @@ type Server struct {
 	mu       sync.Mutex
 	models   []Model
 	sources  []Source
-	faults   map[Endpoint][]Fault
-	requests []Request
+	faults   standin.Faults[Endpoint]
+	requests standin.Log[Request]
 }
 
 // Option configures a Server.
@@ -83,15 +82,12 @@ func WithWorkspace(id int64) Option { return func(s *Server) { s.workspace = id 
 // New starts a stand-in.
 func New(tb TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{token: DefaultToken, workspace: 7, tb: tb, faults: map[Endpoint][]Fault{}}
+	s := &Server{token: DefaultToken, workspace: 7, tb: tb}
 	for _, o := range opts {
 		o(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = standin.Serve(tb, http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL + "/api/v1"
-	if c, ok := tb.(interface{ Cleanup(func()) }); ok {
-		c.Cleanup(s.Close)
-	}
 	return s
 }
 
@@ -161,34 +157,15 @@ func (s *Server) AddSource(src Source) {
 }
 
 // Fail makes the next f.Times requests to ep answer f.Status.
-func (s *Server) Fail(ep Endpoint, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.faults[ep] = append(s.faults[ep], f)
-}
+func (s *Server) Fail(ep Endpoint, f Fault) { s.faults.Add(ep, f) }
 
 // Count is the number of requests to ep.
 func (s *Server) Count(ep Endpoint) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if r.Endpoint == ep {
-			n++
-		}
-	}
-	return n
+	return s.requests.Count(func(r Request) bool { return r.Endpoint == ep })
 }
 
 // Requests returns a copy of the requests so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []Request { return s.requests.All() }
 
 var (
 	reModels  = regexp.MustCompile(`^/api/v1/models$`)
@@ -217,9 +194,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		id, _ = strconv.ParseInt(reSource.FindStringSubmatch(p)[1], 10, 64)
 	}
 	status := s.handle(w, r, ep, allowed, id)
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Endpoint: ep, Query: r.URL.Query(), Status: status})
-	s.mu.Unlock()
+	s.requests.Add(Request{Endpoint: ep, Query: r.URL.Query(), Status: status})
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, allowed []string, id int64) int {
@@ -243,19 +218,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, all
 			return writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Unknown parameter " + k})
 		}
 	}
-	s.mu.Lock()
-	if fs := s.faults[ep]; len(fs) > 0 {
-		f := fs[0]
-		fs[0].Times--
-		if fs[0].Times <= 0 {
-			s.faults[ep] = fs[1:]
-		}
-		s.mu.Unlock()
+	if f, ok := s.faults.Take(ep); ok {
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
 		return writeJSON(w, f.Status, map[string]string{"message": http.StatusText(f.Status)})
 	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
 
 	limit, offset := 100, 0
