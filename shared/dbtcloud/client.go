@@ -10,15 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/diffgate/diffgate/shared/internal/retry"
 )
 
 // DefaultURL is the North American multi-tenant access URL.
@@ -46,35 +46,13 @@ var (
 )
 
 // RetryPolicy bounds the retries of requests that dbt Cloud answered with
-// 408, 429 or 5xx, or that failed on the network.
-type RetryPolicy struct {
-	// MaxAttempts is the number of tries, the first included (default 5).
-	MaxAttempts int
-	// MaxWait bounds the total time spent waiting between tries (default
-	// 2 minutes). A Retry-After beyond what is left ends the retries.
-	MaxWait time.Duration
-	// BaseDelay is the first backoff (default 1 s); it doubles each try.
-	BaseDelay time.Duration
-	// MaxDelay caps one backoff (default 30 s); Retry-After is not capped
-	// by it, only by MaxWait.
-	MaxDelay time.Duration
-}
+// 408, 429 or 5xx, or that failed on the network. Zero fields take the
+// defaults: 5 tries, 2 minutes of waiting in all, a first backoff of 1 s
+// doubling each try, at most 30 s for one backoff (Retry-After is bounded
+// by the total wait only).
+type RetryPolicy = retry.Policy
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 5
-	}
-	if p.MaxWait <= 0 {
-		p.MaxWait = 2 * time.Minute
-	}
-	if p.BaseDelay <= 0 {
-		p.BaseDelay = time.Second
-	}
-	if p.MaxDelay <= 0 {
-		p.MaxDelay = 30 * time.Second
-	}
-	return p
-}
+var defaultRetry = RetryPolicy{MaxAttempts: 5, MaxWait: 2 * time.Minute, BaseDelay: time.Second, MaxDelay: 30 * time.Second}
 
 // Client calls one dbt Cloud access URL with one token. It is safe for
 // concurrent use.
@@ -103,7 +81,9 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // WithRetry sets the retry policy; zero fields keep their defaults.
-func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p.withDefaults() } }
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) { c.retry = p.WithDefaults(defaultRetry) }
+}
 
 // WithSleep replaces the wait between retries, so tests need not wait.
 func WithSleep(sleep func(context.Context, time.Duration) error) Option {
@@ -129,8 +109,8 @@ func New(accessURL, token string, opts ...Option) (*Client, error) {
 		api:     access + "/api",
 		token:   strings.TrimSpace(token),
 		http:    &http.Client{},
-		retry:   RetryPolicy{}.withDefaults(),
-		sleep:   sleepCtx,
+		retry:   defaultRetry,
+		sleep:   retry.Sleep,
 		now:     time.Now,
 		timeout: time.Minute,
 	}
@@ -289,17 +269,14 @@ func (c *Client) request(ctx context.Context, path string, q url.Values, accept 
 			msg = c.redact(readMessage(resp.Body))
 			resp.Body.Close()
 			cancel()
-			if !retriable(status) {
+			if !retry.Retriable(status) {
 				return nil, c.statusError(res, path, status, attempt, msg)
 			}
 		}
-		if attempt >= c.retry.MaxAttempts {
-			return nil, c.fail(res, path, status, attempt, msg, ErrUnavailable)
-		}
-		wait := c.backoff(attempt, retryAfter)
-		if waited+wait > c.retry.MaxWait {
+		wait, again, hint := c.retry.Next(attempt, waited, retryAfter, c.now())
+		if !again {
 			e := c.fail(res, path, status, attempt, msg, ErrUnavailable)
-			e.Hint = fmt.Sprintf("the next retry (in %s) would exceed the %s retry budget", wait.Round(time.Millisecond), c.retry.MaxWait)
+			e.Hint = hint
 			return nil, e
 		}
 		log.Warn().Str("path", path).Int("status", status).Int("attempt", attempt).
@@ -321,43 +298,6 @@ func (b cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
-}
-
-func retriable(status int) bool {
-	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
-}
-
-// backoff is the wait before the next try: Retry-After when dbt Cloud sent
-// one, else exponential with jitter.
-func (c *Client) backoff(attempt int, retryAfter string) time.Duration {
-	if d, ok := parseRetryAfter(retryAfter, c.now()); ok {
-		return d
-	}
-	d := c.retry.BaseDelay << (attempt - 1)
-	if d <= 0 || d > c.retry.MaxDelay {
-		d = c.retry.MaxDelay
-	}
-	// Up to 20% jitter so that many workers do not retry in lockstep.
-	return d - time.Duration(rand.Int64N(int64(d)/5+1))
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
 }
 
 func (c *Client) statusError(res resource, path string, status, attempts int, msg string) *APIError {
@@ -388,12 +328,7 @@ func (c *Client) fail(res resource, path string, status, attempts int, msg strin
 
 // redact removes the token from text that came from elsewhere (a response
 // body, a transport error), in case it was echoed.
-func (c *Client) redact(s string) string {
-	if c.token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, c.token, "[redacted]")
-}
+func (c *Client) redact(s string) string { return retry.Redact(s, c.token) }
 
 func networkError(err error) string {
 	var ne net.Error
@@ -409,7 +344,7 @@ func networkError(err error) string {
 
 // readMessage extracts dbt Cloud's status message from an error body.
 func readMessage(body io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
+	b := retry.ErrorBody(body)
 	var env envelope[json.RawMessage]
 	if json.Unmarshal(b, &env) == nil {
 		if m := env.Status.UserMessage; m != "" {
@@ -422,22 +357,7 @@ func readMessage(body io.Reader) string {
 			return env.Status.DeveloperMessage
 		}
 	}
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 || strings.HasPrefix(s, "<") {
-		return "" // an HTML error page says nothing useful
-	}
-	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.PlainMessage(b)
 }
 
 // getJSON performs a GET and decodes the envelope's data into out.

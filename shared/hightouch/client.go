@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/diffgate/diffgate/shared/internal/retry"
 )
 
 // DefaultBaseURL is Hightouch's API.
@@ -32,29 +33,13 @@ var (
 	ErrBadResponse  = errors.New("unexpected response from Hightouch")
 )
 
-// RetryPolicy bounds retries of 408, 429 and 5xx answers.
-type RetryPolicy struct {
-	MaxAttempts int           // default 5
-	MaxWait     time.Duration // total wait, default 1 minute
-	BaseDelay   time.Duration // default 1 s, doubling
-	MaxDelay    time.Duration // cap per backoff, default 20 s
-}
+// RetryPolicy bounds retries of 408, 429 and 5xx answers and network
+// failures. Zero fields take the defaults: 5 tries, 1 minute of waiting in
+// all, a first backoff of 1 s doubling each try, at most 20 s for one
+// backoff.
+type RetryPolicy = retry.Policy
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 5
-	}
-	if p.MaxWait <= 0 {
-		p.MaxWait = time.Minute
-	}
-	if p.BaseDelay <= 0 {
-		p.BaseDelay = time.Second
-	}
-	if p.MaxDelay <= 0 {
-		p.MaxDelay = 20 * time.Second
-	}
-	return p
-}
+var defaultRetry = RetryPolicy{MaxAttempts: 5, MaxWait: time.Minute, BaseDelay: time.Second, MaxDelay: 20 * time.Second}
 
 // Client calls the Hightouch API of one workspace (the API key's).
 type Client struct {
@@ -78,7 +63,9 @@ func WithBaseURL(u string) Option {
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithRetry sets the retry policy; zero fields keep their defaults.
-func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p.withDefaults() } }
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) { c.retry = p.WithDefaults(defaultRetry) }
+}
 
 // WithSleep replaces the wait between retries (for tests).
 func WithSleep(f func(context.Context, time.Duration) error) Option {
@@ -92,7 +79,7 @@ func New(token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: set hightouch.token to a workspace API key", ErrNoToken)
 	}
 	c := &Client{base: DefaultBaseURL, token: token, http: &http.Client{Timeout: time.Minute},
-		retry: RetryPolicy{}.withDefaults(), sleep: sleepCtx, now: time.Now}
+		retry: defaultRetry, sleep: retry.Sleep, now: time.Now}
 	for _, o := range opts {
 		o(c)
 	}
@@ -132,7 +119,7 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel.
 func (e *APIError) Unwrap() error { return e.err }
 
-func (c *Client) redact(s string) string { return strings.ReplaceAll(s, c.token, "[redacted]") }
+func (c *Client) redact(s string) string { return retry.Redact(s, c.token) }
 
 // get performs a GET with retries and decodes the JSON body into out.
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
@@ -173,18 +160,13 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 			retryAfter = resp.Header.Get("Retry-After")
 			msg = c.redact(readMessage(resp.Body))
 			resp.Body.Close()
-			if !(status == 408 || status == 429 || status >= 500) {
+			if !retry.Retriable(status) {
 				return c.statusError(path, status, attempt, msg)
 			}
 		}
-		e := &APIError{Path: path, StatusCode: status, Attempts: attempt, Message: msg, err: ErrUnavailable}
-		if attempt >= c.retry.MaxAttempts {
-			return e
-		}
-		wait := c.backoff(attempt, retryAfter)
-		if waited+wait > c.retry.MaxWait {
-			e.Hint = fmt.Sprintf("the next retry (in %s) would exceed the %s retry budget", wait, c.retry.MaxWait)
-			return e
+		wait, again, hint := c.retry.Next(attempt, waited, retryAfter, c.now())
+		if !again {
+			return &APIError{Path: path, StatusCode: status, Attempts: attempt, Message: msg, Hint: hint, err: ErrUnavailable}
 		}
 		zerolog.Ctx(ctx).Warn().Str("path", path).Int("status", status).Int("attempt", attempt).
 			Dur("wait", wait).Msg("Hightouch request failed, retrying")
@@ -212,24 +194,8 @@ func (c *Client) statusError(path string, status, attempts int, msg string) erro
 	return e
 }
 
-func (c *Client) backoff(attempt int, retryAfter string) time.Duration {
-	if v := strings.TrimSpace(retryAfter); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-			return time.Duration(n * float64(time.Second))
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(c.now()), 0)
-		}
-	}
-	d := c.retry.BaseDelay << (attempt - 1)
-	if d <= 0 || d > c.retry.MaxDelay {
-		d = c.retry.MaxDelay
-	}
-	return d - time.Duration(rand.Int64N(int64(d)/5+1))
-}
-
 func readMessage(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	b := retry.ErrorBody(r)
 	var m struct {
 		Message string `json:"message"`
 		Error   string `json:"error"`
@@ -242,22 +208,7 @@ func readMessage(r io.Reader) string {
 			}
 		}
 	}
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 || strings.HasPrefix(s, "<") {
-		return ""
-	}
-	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.PlainMessage(b)
 }
 
 // list pages through a list endpoint until a short page arrives.
