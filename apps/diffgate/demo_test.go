@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 	}
 	checkComment(t, res.Comment, sandbox.Sample().Expect())
 	for _, want := range []string{
-		"Waiting for the dbt Cloud CI run", "is running", "Diffing ", // progress as the check run showed it
+		"dbt Cloud run #", "is running", // progress as the check run showed it
 		"completed    success: " + res.Title,
 		`Check run "diffgate" on 7e57c0d: success — ` + res.Title,
 		"Details page: " + res.DetailsURL,
@@ -50,6 +50,9 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
 		}
+	}
+	if steps := regexp.MustCompile(`(?m)^ +\d+\.\ds  (queued|in progress|completed) +\S`).FindAllString(out, -1); len(steps) < 4 {
+		t.Errorf("%d steps of the check shown; want it queued, waiting for dbt Cloud, diffing and completed:\n%s", len(steps), out)
 	}
 	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+/details/r[0-9a-f]+\?t=`).MatchString(res.DetailsURL) {
 		t.Errorf("details link %q", res.DetailsURL)
