@@ -10,6 +10,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 func phases(final dbtcloud.RunStatus) []dbtcloudtest.Phase {
@@ -58,10 +59,10 @@ func TestTheCIRunsOutcomeEndsTheWait(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, 100*time.Millisecond, time.Hour)
-			head := sha(1)
+			head := workertest.SHA(1)
 			ci := w.ciRun(12, head, phases(tt.final)...)
-			w.ciRun(12, sha(99), dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess}) // an older head of the same PR
-			w.ciRun(13, head, dbtcloudtest.Phase{Status: dbtcloud.StatusError})      // another PR at the same commit
+			w.ciRun(12, workertest.SHA(99), dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess}) // an older head of the same PR
+			w.ciRun(13, head, dbtcloudtest.Phase{Status: dbtcloud.StatusError})                 // another PR at the same commit
 			w.start()
 			req := w.request(12, head, time.Now())
 
@@ -99,7 +100,7 @@ func TestARunThatDoesNotFinishInTimeTimesOut(t *testing.T) {
 		w := newWorld(t, 100*time.Millisecond, time.Hour)
 		w.start()
 		// Requested just under an hour ago: it times out after a look or two.
-		req := w.request(21, sha(1), time.Now().Add(-time.Hour+300*time.Millisecond))
+		req := w.request(21, workertest.SHA(1), time.Now().Add(-time.Hour+300*time.Millisecond))
 		o := ended(t, w.bus, req.Run)
 		if len(o.failed) != 1 || o.count() != 1 {
 			t.Fatalf("outcome %+v, want one RunFailed", o)
@@ -117,9 +118,9 @@ func TestARunThatDoesNotFinishInTimeTimesOut(t *testing.T) {
 	t.Run("CI run still queued", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, 100*time.Millisecond, time.Hour)
-		ci := w.ciRun(22, sha(2), dbtcloudtest.Phase{Status: dbtcloud.StatusQueued})
+		ci := w.ciRun(22, workertest.SHA(2), dbtcloudtest.Phase{Status: dbtcloud.StatusQueued})
 		w.start()
-		req := w.request(22, sha(2), time.Now().Add(-time.Hour+500*time.Millisecond))
+		req := w.request(22, workertest.SHA(2), time.Now().Add(-time.Hour+500*time.Millisecond))
 		o := ended(t, w.bus, req.Run)
 		if len(o.failed) != 1 || o.count() != 1 {
 			t.Fatalf("outcome %+v, want one RunFailed", o)
@@ -136,7 +137,7 @@ func TestAnUnknownIntegrationFailsTheRun(t *testing.T) {
 	w := newWorld(t, 100*time.Millisecond, time.Hour)
 	w.start()
 	req := events.RunRequested{Version: events.Version, Integration: "nope", RequestedAt: time.Now().UTC(),
-		Run: events.Run{Provider: events.GitHub, Repository: repo, PR: 5, HeadSHA: sha(5)}}
+		Run: events.Run{Provider: events.GitHub, Repository: repo, PR: 5, HeadSHA: workertest.SHA(5)}}
 	if _, err := w.bus.Publish(bustest.Context(t), req); err != nil {
 		t.Fatal(err)
 	}
@@ -154,13 +155,13 @@ func TestAnOldCIRunIsFoundForARunRequestedLater(t *testing.T) {
 	// the shared list reaches, so the wait looks it up once.
 	w := newWorld(t, 100*time.Millisecond, time.Hour)
 	for i := range 150 { // newer runs, older than the shared list reaches
-		w.dbt.AddRun(dbtcloudtest.Run{AccountID: account, JobID: ciJob, GitSHA: sha(1000 + i), GitHubPR: int64(1000 + i),
+		w.dbt.AddRun(dbtcloudtest.Run{AccountID: account, JobID: ciJob, GitSHA: workertest.SHA(1000 + i), GitHubPR: int64(1000 + i),
 			CreatedAt: time.Now().Add(-2 * time.Hour)})
 	}
-	ci := w.dbt.AddRun(dbtcloudtest.Run{AccountID: account, JobID: ciJob, ID: 100, GitSHA: sha(3), GitHubPR: 31,
+	ci := w.dbt.AddRun(dbtcloudtest.Run{AccountID: account, JobID: ciJob, ID: 100, GitSHA: workertest.SHA(3), GitHubPR: 31,
 		CreatedAt: time.Now().Add(-72 * time.Hour)})
 	w.start()
-	req := w.request(31, sha(3), time.Now())
+	req := w.request(31, workertest.SHA(3), time.Now())
 	o := ended(t, w.bus, req.Run)
 	if len(o.completed) != 1 || o.completed[0].CIRun.RunID != ci.ID() {
 		t.Fatalf("outcome %+v, want CICompleted with dbt Cloud run #%d", o, ci.ID())

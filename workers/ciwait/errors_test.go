@@ -12,19 +12,20 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 func TestRateLimitsAreWaitedOutAsDBTCloudAsks(t *testing.T) {
 	w := newWorld(t, 100*time.Millisecond, time.Hour)
-	w.ciRun(70, sha(70), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning, Polls: 1}, dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
+	w.ciRun(70, workertest.SHA(70), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning, Polls: 1}, dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
 	w.dbt.Fail(dbtcloudtest.EndpointListRuns, dbtcloudtest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "7", Times: 2})
 	w.dbt.Fail(dbtcloudtest.EndpointListRuns, dbtcloudtest.Fault{Status: http.StatusBadGateway})
 	w.start()
-	req := w.request(70, sha(70), time.Now())
+	req := w.request(70, workertest.SHA(70), time.Now())
 	if o := ended(t, w.bus, req.Run); len(o.completed) != 1 || o.count() != 1 {
 		t.Fatalf("outcome %+v, want CICompleted once dbt Cloud answered", o)
 	}
-	waits := w.sleep.all()
+	waits := w.sleep.All()
 	if len(waits) < 3 || waits[0] != 7*time.Second || waits[1] != 7*time.Second {
 		t.Errorf("the client waited %v between tries, want 7s twice (Retry-After), then a backoff", waits)
 	}
@@ -32,11 +33,11 @@ func TestRateLimitsAreWaitedOutAsDBTCloudAsks(t *testing.T) {
 
 func TestADBTCloudOutageIsReportedWhenTheWaitTimesOut(t *testing.T) {
 	w := newWorld(t, 100*time.Millisecond, time.Hour)
-	w.ciRun(71, sha(71), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
+	w.ciRun(71, workertest.SHA(71), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	w.dbt.Fail(dbtcloudtest.EndpointListRuns, dbtcloudtest.Fault{Status: http.StatusServiceUnavailable, Times: 1 << 20})
 	w.start()
 	// It has a second of its hour left.
-	req := w.request(71, sha(71), time.Now().Add(-time.Hour+time.Second))
+	req := w.request(71, workertest.SHA(71), time.Now().Add(-time.Hour+time.Second))
 	o := ended(t, w.bus, req.Run)
 	if len(o.failed) != 1 || o.count() != 1 {
 		t.Fatalf("outcome %+v, want one RunFailed", o)
@@ -57,18 +58,18 @@ func TestADBTCloudOutageIsReportedWhenTheWaitTimesOut(t *testing.T) {
 	if lists%attempts != 0 {
 		t.Errorf("%d list-runs requests, not a whole number of %d-attempt refreshes", lists, attempts)
 	}
-	if len(w.sleep.all()) != lists-lists/attempts {
-		t.Errorf("%d waits for %d requests", len(w.sleep.all()), lists)
+	if len(w.sleep.All()) != lists-lists/attempts {
+		t.Errorf("%d waits for %d requests", len(w.sleep.All()), lists)
 	}
 }
 
 func TestARejectedTokenEndsTheRunWithWhatToFix(t *testing.T) {
 	w := newWorld(t, 100*time.Millisecond, time.Hour, dbtcloudtest.AllowBadAuth())
-	w.logs = &lockedBuffer{}
+	w.logs = &workertest.LockedBuffer{}
 	const wrong = "dbtc_wrong_token_value"
 	w.cfg.Integrations[0].DBTCloud.Token = config.NewSecret(wrong)
 	w.start()
-	req := w.request(72, sha(72), time.Now())
+	req := w.request(72, workertest.SHA(72), time.Now())
 	o := ended(t, w.bus, req.Run)
 	if len(o.failed) != 1 || o.count() != 1 {
 		t.Fatalf("outcome %+v, want one RunFailed", o)

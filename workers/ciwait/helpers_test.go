@@ -1,15 +1,11 @@
 package ciwait_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +20,7 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/workers/ciwait"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 const (
@@ -42,55 +39,17 @@ type world struct {
 	bus   *bus.Bus // the test's own connection (publishing, reading)
 	dbt   *dbtcloudtest.Server
 	cfg   *config.Config
-	sleep *sleeps
+	sleep *workertest.Sleeps
 	// ackWait, when set, is the workers' ack wait.
 	ackWait time.Duration
 	// logs, when set, receives the workers' logs instead of the test's
 	// output.
-	logs *lockedBuffer
-}
-
-// lockedBuffer is a bytes.Buffer for a logger written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// sleeps records the waits the dbt Cloud client asks for between retries,
-// without waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
+	logs *workertest.LockedBuffer
 }
 
 func newWorld(t testing.TB, interval, timeout time.Duration, opts ...dbtcloudtest.Option) *world {
 	t.Helper()
-	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &sleeps{}}
+	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &workertest.Sleeps{}}
 	w.dbt.AddAccount(account, "Acme Analytics")
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: prodJob, Name: "Production artifacts"})
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: ciJob, Name: "CI", Type: dbtcloud.JobTypeCI, DeferringJobID: prodJob})
@@ -131,7 +90,7 @@ type worker struct {
 // start runs a ciwait process on a connection of its own.
 func (w *world) start() *worker {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(bustest.Context(w.t))
+	ctx := bustest.Context(w.t)
 	// Every look at dbt Cloud logs at debug; a test with hundreds of
 	// waiting runs keeps its output (and its time) to what matters.
 	ctx = zerolog.Ctx(ctx).Level(zerolog.InfoLevel).WithContext(ctx)
@@ -139,25 +98,9 @@ func (w *world) start() *worker {
 		ctx = zerolog.New(w.logs).Level(zerolog.DebugLevel).WithContext(ctx)
 	}
 	env := &service.Env{Config: w.cfg, Bus: bustest.Another(w.t, w.bus), Mux: http.NewServeMux()}
-	comps, err := ciwait.New(ctx, env, ciwait.Options{DBTCloud: []dbtcloud.Option{dbtcloud.WithSleep(w.sleep.sleep)}, AckWait: w.ackWait})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if len(comps) != 1 {
-		w.t.Fatalf("ciwait.New made %d components, want 1", len(comps))
-	}
-	done := make(chan error, 1)
-	go func() { done <- comps[0].Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				w.t.Errorf("ciwait stopped with %v", err)
-			}
-		})
-	}
-	w.t.Cleanup(stop)
+	stop := workertest.Start(w.t, ctx, func(ctx context.Context) ([]service.Component, error) {
+		return ciwait.New(ctx, env, ciwait.Options{DBTCloud: []dbtcloud.Option{dbtcloud.WithSleep(w.sleep.Sleep)}, AckWait: w.ackWait})
+	})
 	return &worker{mux: env.Mux, stop: stop}
 }
 
@@ -172,19 +115,13 @@ func (w *world) handler() http.Handler {
 	return env.Mux
 }
 
-// sha is a commit SHA for n.
-func sha(n int) string {
-	h := sha1.Sum([]byte(fmt.Sprint(n)))
-	return hex.EncodeToString(h[:])
-}
-
 // request publishes a RunRequested for pr at head, as the gate does: the
 // PR's head first, then the message.
 func (w *world) request(pr int, head string, requestedAt time.Time) events.RunRequested {
 	w.t.Helper()
 	req := events.RunRequested{
 		Version: events.Version,
-		Run: events.Run{Provider: events.GitHub, Repository: repo, PR: pr, HeadSHA: head, BaseSHA: sha(0),
+		Run: events.Run{Provider: events.GitHub, Repository: repo, PR: pr, HeadSHA: head, BaseSHA: workertest.SHA(0),
 			Installation: 7, BaseRef: "main", HeadRef: fmt.Sprintf("feature-%d", pr)},
 		Integration: integration, Trigger: "opened", RequestedAt: requestedAt.UTC(),
 	}
@@ -198,59 +135,13 @@ func (w *world) request(pr int, head string, requestedAt time.Time) events.RunRe
 // setHead writes the PR's current head as the gate does.
 func (w *world) setHead(run events.Run, closed bool) {
 	w.t.Helper()
-	ctx := bustest.Context(w.t)
-	kv, err := w.bus.KV(ctx, events.BucketPRs)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	data, _ := json.Marshal(events.PRHead{RunID: run.ID(), Run: run, Closed: closed, Updated: time.Now().UTC()})
-	if _, err := kv.Put(ctx, run.PRKey(), data); err != nil {
-		w.t.Fatal(err)
-	}
+	workertest.SetHead(w.t, w.bus, events.PRHead{RunID: run.ID(), Run: run, Closed: closed, Updated: time.Now().UTC()})
 }
 
 // ciRun scripts the CI run of pr at head.
 func (w *world) ciRun(pr int, head string, script ...dbtcloudtest.Phase) *dbtcloudtest.RunHandle {
 	return w.dbt.AddRun(dbtcloudtest.Run{AccountID: account, JobID: ciJob, GitSHA: head, GitBranch: fmt.Sprintf("feature-%d", pr),
 		GitHubPR: int64(pr), Script: script, StatusMessage: "None"})
-}
-
-// stored returns the messages stored on subject, in order.
-func stored[T any](t testing.TB, b *bus.Bus, subject string) []T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(bustest.Context(t), 10*time.Second)
-	defer cancel()
-	cons, err := b.JetStream().OrderedConsumer(ctx, b.Name(bus.StreamOf(subject)), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{b.Subject(subject)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := int(info.NumPending)
-	var out []T
-	for len(out) < want {
-		batch, err := cons.Fetch(want-len(out), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			var v T
-			if err := json.Unmarshal(m.Data(), &v); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, v)
-			n++
-		}
-		if n == 0 {
-			t.Fatalf("read %d of the %d messages on %s", len(out), want, subject)
-		}
-	}
-	return out
 }
 
 // count is the number of messages stored on subject (cheaper than
@@ -297,9 +188,9 @@ func (o outcome) count() int { return len(o.completed) + len(o.failed) + len(o.c
 func outcomes(t testing.TB, b *bus.Bus, run events.Run) outcome {
 	t.Helper()
 	return outcome{
-		completed: forRun(stored[events.CICompleted](t, b, events.SubjectCICompleted), run),
-		failed:    forRun(stored[events.RunFailed](t, b, events.SubjectRunFailed), run),
-		cancelled: forRun(stored[events.RunCancelled](t, b, events.SubjectRunCancelled), run),
+		completed: forRun(bustest.Stored[events.CICompleted](t, b, events.SubjectCICompleted), run),
+		failed:    forRun(bustest.Stored[events.RunFailed](t, b, events.SubjectRunFailed), run),
+		cancelled: forRun(bustest.Stored[events.RunCancelled](t, b, events.SubjectRunCancelled), run),
 	}
 }
 
@@ -320,25 +211,13 @@ func ended(t testing.TB, b *bus.Bus, run events.Run) outcome {
 // statuses returns the progress published for run.
 func statuses(t testing.TB, b *bus.Bus, run events.Run) []events.RunStatus {
 	t.Helper()
-	return forRun(stored[events.RunStatus](t, b, events.SubjectRunStatusPrefix+string(events.GitHub)), run)
+	return forRun(bustest.Stored[events.RunStatus](t, b, events.SubjectRunStatusPrefix+string(events.GitHub)), run)
 }
 
 // consumerIdle reports whether the ciwait consumer has nothing waiting.
 func consumerIdle(t testing.TB, b *bus.Bus) error {
 	t.Helper()
-	ctx := bustest.Context(t)
-	c, err := b.JetStream().Consumer(ctx, b.Name(bus.StreamPipeline), ciwait.ConsumerRuns)
-	if err != nil {
-		return err
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if info.NumAckPending != 0 || info.NumPending != 0 {
-		return fmt.Errorf("ciwait still holds %d messages (%d pending)", info.NumAckPending, info.NumPending)
-	}
-	return nil
+	return bustest.Idle(t, b, bus.StreamPipeline, ciwait.ConsumerRuns)
 }
 
 var errNotYet = errors.New("not yet")

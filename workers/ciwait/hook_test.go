@@ -15,6 +15,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/workers/ciwait"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 func post(t *testing.T, url string, body []byte, auth string) (int, string) {
@@ -39,14 +40,14 @@ func post(t *testing.T, url string, body []byte, auth string) (int, string) {
 func TestADBTCloudWebhookWakesTheWaitingRun(t *testing.T) {
 	// Polls are an hour apart: only the webhook can end this wait.
 	w := newWorld(t, time.Hour, 2*time.Hour)
-	w.logs = &lockedBuffer{}
-	ci := w.ciRun(60, sha(60), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
-	other := w.ciRun(61, sha(61), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
+	w.logs = &workertest.LockedBuffer{}
+	ci := w.ciRun(60, workertest.SHA(60), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
+	other := w.ciRun(61, workertest.SHA(61), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	wk := w.start()
 	srv := httptest.NewServer(wk.mux)
 	t.Cleanup(srv.Close)
-	req := w.request(60, sha(60), time.Now())
-	otherReq := w.request(61, sha(61), time.Now())
+	req := w.request(60, workertest.SHA(60), time.Now())
+	otherReq := w.request(61, workertest.SHA(61), time.Now())
 	bustest.WaitFor(t, wait, func() error {
 		for _, r := range []events.RunRequested{req, otherReq} {
 			if len(statuses(t, w.bus, r.Run)) == 0 {
@@ -72,7 +73,7 @@ func TestADBTCloudWebhookWakesTheWaitingRun(t *testing.T) {
 	if code != http.StatusUnauthorized {
 		t.Errorf("tampered body: %d, want 401", code)
 	}
-	if got := stored[events.DBTCloudEvent](t, w.bus, events.SubjectDBTCloudEvent); len(got) != 0 {
+	if got := bustest.Stored[events.DBTCloudEvent](t, w.bus, events.SubjectDBTCloudEvent); len(got) != 0 {
 		t.Fatalf("refused webhooks stored %d events", len(got))
 	}
 	if o := outcomes(t, w.bus, req.Run); o.count() != 0 {
@@ -88,7 +89,7 @@ func TestADBTCloudWebhookWakesTheWaitingRun(t *testing.T) {
 	if len(o.completed) != 1 || o.completed[0].CIRun.RunID != ci.ID() || o.count() != 1 {
 		t.Fatalf("outcome %+v, want CICompleted for run #%d", o, ci.ID())
 	}
-	if got := stored[events.DBTCloudEvent](t, w.bus, events.SubjectDBTCloudEvent); len(got) != 1 {
+	if got := bustest.Stored[events.DBTCloudEvent](t, w.bus, events.SubjectDBTCloudEvent); len(got) != 1 {
 		t.Errorf("%d dbt Cloud events stored, want 1 (the retry is the same event)", len(got))
 	}
 	if n := w.dbt.ListRunsCount(ciJob); n != 1 {
@@ -106,11 +107,11 @@ func TestADBTCloudWebhookWakesTheWaitingRun(t *testing.T) {
 
 func TestAWaitEndedByAWebhookIsNotEndedAgainByThePoll(t *testing.T) {
 	w := newWorld(t, time.Second, time.Hour)
-	ci := w.ciRun(62, sha(62), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
+	ci := w.ciRun(62, workertest.SHA(62), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	wk := w.start()
 	srv := httptest.NewServer(wk.mux)
 	t.Cleanup(srv.Close)
-	req := w.request(62, sha(62), time.Now())
+	req := w.request(62, workertest.SHA(62), time.Now())
 	bustest.WaitFor(t, wait, func() error {
 		if len(statuses(t, w.bus, req.Run)) == 0 {
 			return errNotYet
@@ -132,7 +133,7 @@ func TestAWaitEndedByAWebhookIsNotEndedAgainByThePoll(t *testing.T) {
 
 func TestAWebhookThatCannotBeStoredAsksDBTCloudToRetry(t *testing.T) {
 	w := newWorld(t, time.Hour, 2*time.Hour)
-	ci := w.ciRun(63, sha(63), dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
+	ci := w.ciRun(63, workertest.SHA(63), dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
 	srv := httptest.NewServer(w.handler())
 	t.Cleanup(srv.Close)
 	body := w.dbt.Webhook(ci.ID(), dbtcloud.EventRunCompleted)

@@ -13,6 +13,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 func TestWaitingRunsShareOneListRequestPerPollInterval(t *testing.T) {
@@ -20,7 +21,7 @@ func TestWaitingRunsShareOneListRequestPerPollInterval(t *testing.T) {
 	interval := 300 * time.Millisecond
 	w := newWorld(t, interval, time.Hour)
 	for i := range n {
-		w.ciRun(100+i, sha(100+i),
+		w.ciRun(100+i, workertest.SHA(100+i),
 			dbtcloudtest.Phase{Status: dbtcloud.StatusQueued, Polls: 2},
 			dbtcloudtest.Phase{Status: dbtcloud.StatusRunning, Polls: 2},
 			dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
@@ -28,7 +29,7 @@ func TestWaitingRunsShareOneListRequestPerPollInterval(t *testing.T) {
 	start := time.Now()
 	w.start()
 	for i := range n {
-		w.request(100+i, sha(100+i), time.Now())
+		w.request(100+i, workertest.SHA(100+i), time.Now())
 	}
 	bustest.WaitFor(t, 60*time.Second, func() error {
 		if got := count(t, w.bus, events.SubjectCICompleted); got < n {
@@ -58,7 +59,7 @@ func TestWaitingRunsShareOneListRequestPerPollInterval(t *testing.T) {
 			t.Fatalf("a run looked for its CI run on its own: %s?%s", r.Path, r.Query.Encode())
 		}
 	}
-	if got := len(stored[events.CICompleted](t, w.bus, events.SubjectCICompleted)); got != n {
+	if got := len(bustest.Stored[events.CICompleted](t, w.bus, events.SubjectCICompleted)); got != n {
 		t.Errorf("%d CICompleted stored, want %d", got, n)
 	}
 }
@@ -72,7 +73,7 @@ func TestAWorkerRestartedMidWaitLosesNothing(t *testing.T) {
 	finals := []dbtcloud.RunStatus{dbtcloud.StatusSuccess, dbtcloud.StatusError, dbtcloud.StatusCancelled}
 	var handles []*dbtcloudtest.RunHandle
 	for i := range n {
-		handles = append(handles, w.ciRun(300+i, sha(300+i), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning}))
+		handles = append(handles, w.ciRun(300+i, workertest.SHA(300+i), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning}))
 	}
 
 	// Every publish of an outcome, duplicates included (JetStream stores
@@ -99,7 +100,7 @@ func TestAWorkerRestartedMidWaitLosesNothing(t *testing.T) {
 	first := w.start()
 	var reqs []events.RunRequested
 	for i := range n {
-		reqs = append(reqs, w.request(300+i, sha(300+i), time.Now()))
+		reqs = append(reqs, w.request(300+i, workertest.SHA(300+i), time.Now()))
 	}
 	bustest.WaitFor(t, wait, func() error {
 		for _, r := range reqs {
@@ -138,9 +139,9 @@ func TestANewCommitStopsTheOldRunsWait(t *testing.T) {
 		t.Run(map[bool]string{false: "new commit", true: "PR closed"}[closed], func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, 100*time.Millisecond, time.Hour)
-			oldCI := w.ciRun(40, sha(40), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
+			oldCI := w.ciRun(40, workertest.SHA(40), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 			w.start()
-			old := w.request(40, sha(40), time.Now())
+			old := w.request(40, workertest.SHA(40), time.Now())
 			bustest.WaitFor(t, wait, func() error {
 				for _, s := range statuses(t, w.bus, old.Run) {
 					if s.State == "running" {
@@ -154,7 +155,7 @@ func TestANewCommitStopsTheOldRunsWait(t *testing.T) {
 			next := old.Run
 			reason := events.CancelClosed
 			if !closed {
-				next.HeadSHA, reason = sha(41), events.CancelSuperseded
+				next.HeadSHA, reason = workertest.SHA(41), events.CancelSuperseded
 			}
 			w.setHead(next, closed)
 			cancel := events.RunCancelled{Version: events.Version, Run: old.Run, Reason: reason, By: next.HeadSHA, At: time.Now().UTC()}
@@ -174,8 +175,8 @@ func TestANewCommitStopsTheOldRunsWait(t *testing.T) {
 				return
 			}
 			// The new head waits and completes on its own CI run.
-			w.ciRun(40, sha(41), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning, Polls: 1}, dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
-			fresh := w.request(40, sha(41), time.Now())
+			w.ciRun(40, workertest.SHA(41), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning, Polls: 1}, dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
+			fresh := w.request(40, workertest.SHA(41), time.Now())
 			if o := ended(t, w.bus, fresh.Run); len(o.completed) != 1 {
 				t.Errorf("new head ended %+v, want CICompleted", o)
 			}
@@ -191,9 +192,9 @@ func TestANewCommitStopsTheOldRunsWait(t *testing.T) {
 
 func TestWaitStateLivesInTheCIWaitBucket(t *testing.T) {
 	w := newWorld(t, 100*time.Millisecond, time.Hour)
-	ci := w.ciRun(50, sha(50), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
+	ci := w.ciRun(50, workertest.SHA(50), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	w.start()
-	req := w.request(50, sha(50), time.Now())
+	req := w.request(50, workertest.SHA(50), time.Now())
 	ctx := bustest.Context(t)
 	kv, err := w.bus.KV(ctx, events.BucketCIWait)
 	if err != nil {
@@ -245,7 +246,7 @@ func BenchmarkWaitingRuns(b *testing.B) {
 				interval := 500 * time.Millisecond
 				w := newWorld(b, interval, time.Hour)
 				for i := range n {
-					w.ciRun(i+1, sha(i+1),
+					w.ciRun(i+1, workertest.SHA(i+1),
 						dbtcloudtest.Phase{Status: dbtcloud.StatusQueued, Polls: 2},
 						dbtcloudtest.Phase{Status: dbtcloud.StatusRunning, Polls: 2},
 						dbtcloudtest.Phase{Status: dbtcloud.StatusSuccess})
@@ -253,7 +254,7 @@ func BenchmarkWaitingRuns(b *testing.B) {
 				start := time.Now()
 				w.start()
 				for i := range n {
-					w.request(i+1, sha(i+1), time.Now())
+					w.request(i+1, workertest.SHA(i+1), time.Now())
 				}
 				bustest.WaitFor(b, 10*time.Minute, func() error {
 					if got := count(b, w.bus, events.SubjectCICompleted); got < n {

@@ -1,7 +1,6 @@
 package differ_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +27,7 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/workers/differ"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 const (
@@ -52,34 +51,16 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// lockedBuffer collects the logs of every goroutine of a test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // world is one test's NATS namespace and the logs of its differs.
 type world struct {
 	t    *testing.T
 	bus  *bus.Bus // the test's own connection: publishing, reading
-	logs *lockedBuffer
+	logs *workertest.LockedBuffer
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, bus: bustest.New(t), logs: &lockedBuffer{}}
+	w := &world{t: t, bus: bustest.New(t), logs: &workertest.LockedBuffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("differ logs:\n%s", w.logs)
@@ -120,28 +101,10 @@ func configOf(t *testing.T, sources ...source) *config.Config {
 // ends; the returned function stops it earlier.
 func (w *world) start(cfg *config.Config, o differ.Options) func() {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(w.ctx())
 	env := &service.Env{Config: cfg, Bus: bustest.Another(w.t, w.bus)}
-	comps, err := differ.New(ctx, env, o)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if len(comps) != 1 {
-		w.t.Fatalf("differ.New made %d components, want 1", len(comps))
-	}
-	done := make(chan error, 1)
-	go func() { done <- comps[0].Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				w.t.Errorf("differ stopped with %v", err)
-			}
-		})
-	}
-	w.t.Cleanup(stop)
-	return stop
+	return workertest.Start(w.t, w.ctx(), func(ctx context.Context) ([]service.Component, error) {
+		return differ.New(ctx, env, o)
+	})
 }
 
 // run is a run of PR pr at head.
@@ -162,18 +125,7 @@ func (w *world) publish(msgs ...events.Message) {
 // setHead makes head the current entry of its PR.
 func (w *world) setHead(head events.PRHead) {
 	w.t.Helper()
-	ctx := bustest.Context(w.t)
-	kv, err := w.bus.KV(ctx, events.BucketPRs)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	data, err := json.Marshal(head)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if _, err := kv.Put(ctx, head.Run.PRKey(), data); err != nil {
-		w.t.Fatal(err)
-	}
+	workertest.SetHead(w.t, w.bus, head)
 }
 
 // raw returns the bodies stored on subject, in order.
@@ -250,20 +202,8 @@ func (w *world) awaitResults(r events.Run, n int) map[string]events.DiffResult {
 // idle waits until the differ consumer of dataSource holds no task.
 func (w *world) idle(dataSource string) {
 	w.t.Helper()
-	ctx := bustest.Context(w.t)
 	bustest.WaitFor(w.t, wait, func() error {
-		c, err := w.bus.JetStream().Consumer(ctx, w.bus.Name(bus.StreamPipeline), differ.ConsumerName(dataSource))
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.NumAckPending != 0 || info.NumPending != 0 {
-			return fmt.Errorf("%d tasks in flight, %d pending", info.NumAckPending, info.NumPending)
-		}
-		return nil
+		return bustest.Idle(w.t, w.bus, bus.StreamPipeline, differ.ConsumerName(dataSource))
 	})
 }
 

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/bus"
@@ -21,6 +20,7 @@ import (
 	"github.com/diffgate/diffgate/shared/hightouch/hightouchtest"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/workers/impact"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 const (
@@ -150,22 +150,9 @@ integrations:
 // start runs an impact process on a connection of its own.
 func (w *world) start() {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(quiet(bustest.Context(w.t)))
 	env := &service.Env{Config: w.cfg, Bus: bustest.Another(w.t, w.bus)}
-	comps, err := impact.New(ctx, env, w.opts)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if len(comps) != 1 {
-		w.t.Fatalf("impact.New made %d components, want 1", len(comps))
-	}
-	done := make(chan error, 1)
-	go func() { done <- comps[0].Run(ctx) }()
-	w.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			w.t.Errorf("impact stopped with %v", err)
-		}
+	workertest.Start(w.t, quiet(bustest.Context(w.t)), func(ctx context.Context) ([]service.Component, error) {
+		return impact.New(ctx, env, w.opts)
 	})
 }
 
@@ -210,48 +197,9 @@ func (w *world) resolved(pr int, prod, prManifest []byte) events.ManifestsResolv
 	return msg
 }
 
-// stored returns the messages stored on subject, in order.
-func stored[T any](t *testing.T, b *bus.Bus, subject string) []T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(bustest.Context(t), 10*time.Second)
-	defer cancel()
-	stream := bus.StreamOf(subject)
-	cons, err := b.JetStream().OrderedConsumer(ctx, b.Name(stream), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{b.Subject(subject)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := int(info.NumPending)
-	var out []T
-	for len(out) < want {
-		batch, err := cons.Fetch(want-len(out), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			var v T
-			if err := json.Unmarshal(m.Data(), &v); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, v)
-			n++
-		}
-		if n == 0 {
-			t.Fatalf("read %d of the %d messages on %s", len(out), want, subject)
-		}
-	}
-	return out
-}
-
 // tasks are the diff tasks stored for the warehouse.
 func tasks(t *testing.T, b *bus.Bus) []events.DiffTask {
-	return stored[events.DiffTask](t, b, events.SubjectDiffTaskPrefix+"warehouse")
+	return bustest.Stored[events.DiffTask](t, b, events.SubjectDiffTaskPrefix+"warehouse")
 }
 
 // planned waits for the run's DiffPlanned or RunFailed.
@@ -261,12 +209,12 @@ func planned(t *testing.T, b *bus.Bus, run events.Run) ([]events.DiffPlanned, []
 	var f []events.RunFailed
 	bustest.WaitFor(t, wait, func() error {
 		p, f = nil, nil
-		for _, m := range stored[events.DiffPlanned](t, b, events.SubjectDiffPlanned) {
+		for _, m := range bustest.Stored[events.DiffPlanned](t, b, events.SubjectDiffPlanned) {
 			if m.Run.ID() == run.ID() {
 				p = append(p, m)
 			}
 		}
-		for _, m := range stored[events.RunFailed](t, b, events.SubjectRunFailed) {
+		for _, m := range bustest.Stored[events.RunFailed](t, b, events.SubjectRunFailed) {
 			if m.Run.ID() == run.ID() {
 				f = append(f, m)
 			}
@@ -301,19 +249,7 @@ func plan(t *testing.T, b *bus.Bus, ref events.ObjectRef) events.Plan {
 // consumerIdle reports whether a consumer has nothing left.
 func consumerIdle(t *testing.T, b *bus.Bus, name string) error {
 	t.Helper()
-	ctx := bustest.Context(t)
-	c, err := b.JetStream().Consumer(ctx, b.Name(bus.StreamPipeline), name)
-	if err != nil {
-		return err
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if info.NumAckPending != 0 || info.NumPending != 0 {
-		return fmt.Errorf("%s still holds %d messages (%d pending)", name, info.NumAckPending, info.NumPending)
-	}
-	return nil
+	return bustest.Idle(t, b, bus.StreamPipeline, name)
 }
 
 var errNotYet = fmt.Errorf("not yet")

@@ -207,7 +207,7 @@ func TestHightouchFailures(t *testing.T) {
 		msg := w.resolved(12, prod, pr)
 		var dead []events.DeadLetter
 		bustest.WaitFor(t, wait, func() error {
-			if dead = stored[events.DeadLetter](t, w.bus, events.SubjectDeadLetterPrefix+impact.Consumer); len(dead) == 0 {
+			if dead = bustest.Stored[events.DeadLetter](t, w.bus, events.SubjectDeadLetterPrefix+impact.Consumer); len(dead) == 0 {
 				return errNotYet
 			}
 			return nil
@@ -252,7 +252,7 @@ func TestASupersededRunIsNotPlanned(t *testing.T) {
 	}
 	w.resolved(14, prod, pr)
 	bustest.WaitFor(t, wait, func() error { return consumerIdle(t, w.bus, impact.Consumer) })
-	if got := stored[events.DiffPlanned](t, w.bus, events.SubjectDiffPlanned); len(got) != 0 {
+	if got := bustest.Stored[events.DiffPlanned](t, w.bus, events.SubjectDiffPlanned); len(got) != 0 {
 		t.Errorf("superseded run planned: %+v", got)
 	}
 	if got := tasks(t, w.bus); len(got) != 0 {

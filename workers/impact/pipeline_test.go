@@ -19,6 +19,7 @@ import (
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/workers/ciwait"
 	"github.com/diffgate/diffgate/workers/impact"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 	"github.com/diffgate/diffgate/workers/manifests"
 )
 
@@ -58,18 +59,9 @@ func (p *pipeline) start() {
 		},
 	}
 	for _, build := range builders {
-		ctx, cancel := context.WithCancel(quiet(bustest.Context(p.t)))
-		comps, err := build(ctx, &service.Env{Config: p.cfg, Bus: bustest.Another(p.t, p.bus)})
-		if err != nil || len(comps) != 1 {
-			p.t.Fatalf("build: %d components, %v", len(comps), err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- comps[0].Run(ctx) }()
-		p.t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				p.t.Errorf("%s stopped with %v", comps[0].Name(), err)
-			}
+		env := &service.Env{Config: p.cfg, Bus: bustest.Another(p.t, p.bus)}
+		workertest.Start(p.t, quiet(bustest.Context(p.t)), func(ctx context.Context) ([]service.Component, error) {
+			return build(ctx, env)
 		})
 	}
 }
@@ -151,9 +143,9 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 
 			var o outcome
 			bustest.WaitFor(t, 30*time.Second, func() error {
-				o = outcome{planned: stored[events.DiffPlanned](t, p.bus, events.SubjectDiffPlanned)}
-				o.failed = stored[events.RunFailed](t, p.bus, events.SubjectRunFailed)
-				o.cancelled = stored[events.RunCancelled](t, p.bus, events.SubjectRunCancelled)
+				o = outcome{planned: bustest.Stored[events.DiffPlanned](t, p.bus, events.SubjectDiffPlanned)}
+				o.failed = bustest.Stored[events.RunFailed](t, p.bus, events.SubjectRunFailed)
+				o.cancelled = bustest.Stored[events.RunCancelled](t, p.bus, events.SubjectRunCancelled)
 				if len(o.planned)+len(o.failed)+len(o.cancelled) == 0 {
 					return fmt.Errorf("run %s has not ended or been planned", req.Run)
 				}
@@ -163,7 +155,7 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 				bustest.WaitFor(t, wait, func() error { return consumerIdle(t, p.bus, c) })
 			}
 			var states []string
-			for _, s := range stored[events.RunStatus](t, p.bus, events.SubjectRunStatusPrefix+"github") {
+			for _, s := range bustest.Stored[events.RunStatus](t, p.bus, events.SubjectRunStatusPrefix+"github") {
 				states = append(states, string(s.Stage)+":"+s.State)
 			}
 			if !contains(states, "ciwait:queued") || (!tt.late && !contains(states, "ciwait:running")) {
@@ -175,7 +167,7 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 				if len(o.planned) != 0 || len(got) != 0 {
 					t.Errorf("%d plans and %d diff tasks for a run that ended", len(o.planned), len(got))
 				}
-				if n := len(stored[events.ManifestsResolved](t, p.bus, events.SubjectManifestsResolved)); n != 0 {
+				if n := len(bustest.Stored[events.ManifestsResolved](t, p.bus, events.SubjectManifestsResolved)); n != 0 {
 					t.Errorf("manifests resolved for a run that ended")
 				}
 				return
@@ -190,7 +182,7 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 			if pl.CIRun == nil || pl.CIRun.RunID != ci.ID() || pl.AccountName != "Acme Rides" || !strings.Contains(pl.ProdChoice, "base commit "+commit(1)[:7]) {
 				t.Errorf("plan CI run %+v, account %q, choice %q", pl.CIRun, pl.AccountName, pl.ProdChoice)
 			}
-			res := stored[events.ManifestsResolved](t, p.bus, events.SubjectManifestsResolved)
+			res := bustest.Stored[events.ManifestsResolved](t, p.bus, events.SubjectManifestsResolved)
 			if len(res) != 1 || res[0].PRManifest.Size != int64(len(prManifest)) || res[0].ProdManifest.Size != int64(len(prodManifest)) {
 				t.Errorf("manifests resolved %+v, want both manifests stored", res)
 			}
@@ -255,9 +247,9 @@ func TestThePipelineOnARealJaffleShopManifest(t *testing.T) {
 	req := p.request(8, commit(8), commit(1), time.Now())
 	var planned []events.DiffPlanned
 	bustest.WaitFor(t, 30*time.Second, func() error {
-		planned = stored[events.DiffPlanned](t, p.bus, events.SubjectDiffPlanned)
+		planned = bustest.Stored[events.DiffPlanned](t, p.bus, events.SubjectDiffPlanned)
 		if len(planned) == 0 {
-			if f := stored[events.RunFailed](t, p.bus, events.SubjectRunFailed); len(f) > 0 {
+			if f := bustest.Stored[events.RunFailed](t, p.bus, events.SubjectRunFailed); len(f) > 0 {
 				t.Fatalf("run failed: %+v", f)
 			}
 			return fmt.Errorf("run %s not planned", req.Run)

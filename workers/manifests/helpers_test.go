@@ -2,16 +2,12 @@ package manifests_test
 
 import (
 	"context"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/bus"
@@ -22,6 +18,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 	"github.com/diffgate/diffgate/workers/manifests"
 )
 
@@ -40,31 +37,13 @@ type world struct {
 	bus   *bus.Bus
 	dbt   *dbtcloudtest.Server
 	cfg   *config.Config
-	sleep *sleeps
+	sleep *workertest.Sleeps
 	opts  manifests.Options
-}
-
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
 }
 
 func newWorld(t *testing.T, opts ...dbtcloudtest.Option) *world {
 	t.Helper()
-	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &sleeps{}}
+	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &workertest.Sleeps{}}
 	w.dbt.AddAccount(account, "Acme Rides")
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: prodJob, Name: "Production artifacts", Steps: []string{"dbt ls"}})
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: ciJob, Name: "CI", Type: dbtcloud.JobTypeCI, DeferringJobID: prodJob})
@@ -83,7 +62,7 @@ integrations:
 	}
 	w.cfg = cfg
 	w.opts = manifests.Options{
-		DBTCloud: []dbtcloud.Option{dbtcloud.WithSleep(w.sleep.sleep)},
+		DBTCloud: []dbtcloud.Option{dbtcloud.WithSleep(w.sleep.Sleep)},
 		Backoff:  []time.Duration{50 * time.Millisecond},
 		TempDir:  t.TempDir(),
 	}
@@ -93,29 +72,12 @@ integrations:
 // start runs a manifests process on a connection of its own.
 func (w *world) start() {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(bustest.Context(w.t))
+	ctx := bustest.Context(w.t)
 	ctx = zerolog.Ctx(ctx).Level(zerolog.InfoLevel).WithContext(ctx)
 	env := &service.Env{Config: w.cfg, Bus: bustest.Another(w.t, w.bus)}
-	comps, err := manifests.New(ctx, env, w.opts)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if len(comps) != 1 {
-		w.t.Fatalf("manifests.New made %d components, want 1", len(comps))
-	}
-	done := make(chan error, 1)
-	go func() { done <- comps[0].Run(ctx) }()
-	w.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			w.t.Errorf("manifests stopped with %v", err)
-		}
+	workertest.Start(w.t, ctx, func(ctx context.Context) ([]service.Component, error) {
+		return manifests.New(ctx, env, w.opts)
 	})
-}
-
-func sha(n int) string {
-	h := sha1.Sum([]byte(fmt.Sprint(n)))
-	return hex.EncodeToString(h[:])
 }
 
 func digest(b []byte) string {
@@ -173,44 +135,6 @@ func (w *world) prodRun(commit string, manifest []byte) *dbtcloudtest.RunHandle 
 	return w.dbt.AddRun(dbtcloudtest.Run{AccountID: account, JobID: prodJob, GitSHA: commit, GitBranch: "main", Artifacts: art})
 }
 
-// stored returns the messages stored on subject, in order.
-func stored[T any](t *testing.T, b *bus.Bus, subject string) []T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(bustest.Context(t), 10*time.Second)
-	defer cancel()
-	cons, err := b.JetStream().OrderedConsumer(ctx, b.Name(bus.StreamOf(subject)), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{b.Subject(subject)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := int(info.NumPending)
-	var out []T
-	for len(out) < want {
-		batch, err := cons.Fetch(want-len(out), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			var v T
-			if err := json.Unmarshal(m.Data(), &v); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, v)
-			n++
-		}
-		if n == 0 {
-			t.Fatalf("read %d of the %d messages on %s", len(out), want, subject)
-		}
-	}
-	return out
-}
-
 // result is how a run left the stage.
 type result struct {
 	resolved []events.ManifestsResolved
@@ -223,12 +147,12 @@ func ended(t *testing.T, b *bus.Bus, run events.Run) result {
 	var r result
 	bustest.WaitFor(t, wait, func() error {
 		r = result{}
-		for _, m := range stored[events.ManifestsResolved](t, b, events.SubjectManifestsResolved) {
+		for _, m := range bustest.Stored[events.ManifestsResolved](t, b, events.SubjectManifestsResolved) {
 			if m.Run.ID() == run.ID() {
 				r.resolved = append(r.resolved, m)
 			}
 		}
-		for _, m := range stored[events.RunFailed](t, b, events.SubjectRunFailed) {
+		for _, m := range bustest.Stored[events.RunFailed](t, b, events.SubjectRunFailed) {
 			if m.Run.ID() == run.ID() {
 				r.failed = append(r.failed, m)
 			}
@@ -259,17 +183,5 @@ func object(t *testing.T, b *bus.Bus, name string) []byte {
 // consumerIdle reports whether the manifests consumer has nothing left.
 func consumerIdle(t *testing.T, b *bus.Bus) error {
 	t.Helper()
-	ctx := bustest.Context(t)
-	c, err := b.JetStream().Consumer(ctx, b.Name(bus.StreamPipeline), manifests.Consumer)
-	if err != nil {
-		return err
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if info.NumAckPending != 0 || info.NumPending != 0 {
-		return fmt.Errorf("manifests still holds %d messages (%d pending)", info.NumAckPending, info.NumPending)
-	}
-	return nil
+	return bustest.Idle(t, b, bus.StreamPipeline, manifests.Consumer)
 }

@@ -13,18 +13,19 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 func TestBothManifestsAreStoredUnderTheirDigest(t *testing.T) {
 	w := newWorld(t)
 	prManifest := rides("dbt_cloud_pr_22_4", "pr")
 	baseManifest, newerManifest := rides("analytics", "base"), rides("analytics", "newer")
-	w.prodRun(sha(900), rides("analytics", "older"))
-	baseRun := w.prodRun(sha(901), baseManifest)
-	w.prodRun(sha(902), newerManifest) // merged after the PR branched
-	ci := w.ciRun(4, sha(4), prManifest)
+	w.prodRun(workertest.SHA(900), rides("analytics", "older"))
+	baseRun := w.prodRun(workertest.SHA(901), baseManifest)
+	w.prodRun(workertest.SHA(902), newerManifest) // merged after the PR branched
+	ci := w.ciRun(4, workertest.SHA(4), prManifest)
 	w.start()
-	msg := w.completed(4, sha(4), sha(901), ci)
+	msg := w.completed(4, workertest.SHA(4), workertest.SHA(901), ci)
 
 	r := ended(t, w.bus, msg.Run)
 	if len(r.resolved) != 1 || len(r.failed) != 0 {
@@ -46,7 +47,7 @@ func TestBothManifestsAreStoredUnderTheirDigest(t *testing.T) {
 	if res.ProdRun.RunID != baseRun.ID() || res.ProdRun.JobID != prodJob || res.ProdRun.URL == "" {
 		t.Errorf("production run %+v, want #%d of job %d", res.ProdRun, baseRun.ID(), prodJob)
 	}
-	want := fmt.Sprintf("dbt Cloud run #%d of job %d, which built the PR's base commit %s.", baseRun.ID(), prodJob, sha(901)[:7])
+	want := fmt.Sprintf("dbt Cloud run #%d of job %d, which built the PR's base commit %s.", baseRun.ID(), prodJob, workertest.SHA(901)[:7])
 	if res.ProdChoice != want {
 		t.Errorf("ProdChoice %q, want %q", res.ProdChoice, want)
 	}
@@ -54,7 +55,7 @@ func TestBothManifestsAreStoredUnderTheirDigest(t *testing.T) {
 		t.Errorf("ManifestsResolved %+v: want account name, CI run and integration carried", res)
 	}
 	var said []string
-	for _, s := range stored[events.RunStatus](t, w.bus, events.SubjectRunStatusPrefix+"github") {
+	for _, s := range bustest.Stored[events.RunStatus](t, w.bus, events.SubjectRunStatusPrefix+"github") {
 		said = append(said, s.Message)
 	}
 	if len(said) != 2 || !strings.Contains(said[0], fmt.Sprintf("run #%d", ci.ID())) || !strings.Contains(said[1], "production") {
@@ -80,7 +81,7 @@ func TestProductionChoice(t *testing.T) {
 			base: 77, used: 2,
 			want: func(ids []int64) string {
 				return fmt.Sprintf("dbt Cloud run #%d of job 11, its newest successful run with a manifest.json (commit %s); none of its 3 most recent successful runs built the PR's base commit %s.",
-					ids[2], sha(3)[:7], sha(77)[:7])
+					ids[2], workertest.SHA(3)[:7], workertest.SHA(77)[:7])
 			},
 		},
 		{
@@ -88,7 +89,7 @@ func TestProductionChoice(t *testing.T) {
 			runs: []prodRun{{1, true}, {2, true}},
 			used: 1,
 			want: func(ids []int64) string {
-				return fmt.Sprintf("dbt Cloud run #%d of job 11, its newest successful run with a manifest.json (commit %s).", ids[1], sha(2)[:7])
+				return fmt.Sprintf("dbt Cloud run #%d of job 11, its newest successful run with a manifest.json (commit %s).", ids[1], workertest.SHA(2)[:7])
 			},
 		},
 		{
@@ -97,7 +98,7 @@ func TestProductionChoice(t *testing.T) {
 			base: 2, used: 2,
 			want: func(ids []int64) string {
 				return fmt.Sprintf("dbt Cloud run #%d of job 11, its newest successful run with a manifest.json (commit %s); run #%d built the PR's base commit %s but saved no manifest.json; run #%d saved no manifest.json.",
-					ids[2], sha(3)[:7], ids[1], sha(2)[:7], ids[3])
+					ids[2], workertest.SHA(3)[:7], ids[1], workertest.SHA(2)[:7], ids[3])
 			},
 		},
 		{
@@ -105,7 +106,7 @@ func TestProductionChoice(t *testing.T) {
 			runs: []prodRun{{1, true}, {2, true}, {3, true}},
 			base: 1, used: 0,
 			want: func(ids []int64) string {
-				return fmt.Sprintf("dbt Cloud run #%d of job 11, which built the PR's base commit %s.", ids[0], sha(1)[:7])
+				return fmt.Sprintf("dbt Cloud run #%d of job 11, which built the PR's base commit %s.", ids[0], workertest.SHA(1)[:7])
 			},
 		},
 	}
@@ -119,15 +120,15 @@ func TestProductionChoice(t *testing.T) {
 				if r.manifest {
 					m = rides("analytics", fmt.Sprint(r.commit))
 				}
-				ids = append(ids, w.prodRun(sha(r.commit), m).ID())
+				ids = append(ids, w.prodRun(workertest.SHA(r.commit), m).ID())
 			}
-			ci := w.ciRun(5, sha(5), rides("dbt_cloud_pr_22_5", "pr"))
+			ci := w.ciRun(5, workertest.SHA(5), rides("dbt_cloud_pr_22_5", "pr"))
 			w.start()
 			base := ""
 			if tt.base != 0 {
-				base = sha(tt.base)
+				base = workertest.SHA(tt.base)
 			}
-			r := ended(t, w.bus, w.completed(5, sha(5), base, ci).Run)
+			r := ended(t, w.bus, w.completed(5, workertest.SHA(5), base, ci).Run)
 			if len(r.resolved) != 1 {
 				t.Fatalf("got %+v, want ManifestsResolved", r)
 			}
@@ -142,13 +143,13 @@ func TestProductionChoice(t *testing.T) {
 func TestAStoredManifestIsReused(t *testing.T) {
 	w := newWorld(t)
 	prod := rides("analytics", "main")
-	w.prodRun(sha(1), prod)
+	w.prodRun(workertest.SHA(1), prod)
 	same := rides("dbt_cloud_pr_22_6", "pr")
 	// Two CI runs (a re-run of the same head) that built the same manifest.
-	first, second := w.ciRun(6, sha(6), same), w.ciRun(6, sha(6), same)
+	first, second := w.ciRun(6, workertest.SHA(6), same), w.ciRun(6, workertest.SHA(6), same)
 	w.start()
-	a := ended(t, w.bus, w.completed(6, sha(6), sha(1), first).Run)
-	msg := w.completed(6, sha(6), sha(1), second)
+	a := ended(t, w.bus, w.completed(6, workertest.SHA(6), workertest.SHA(1), first).Run)
+	msg := w.completed(6, workertest.SHA(6), workertest.SHA(1), second)
 	msg.Run.Rerun = "again" // a new run of the same head
 	msg.CIRun.RunID = second.ID()
 	if _, err := w.bus.Publish(bustest.Context(t), msg); err != nil {
@@ -188,20 +189,20 @@ func TestManifestProblemsEndTheRunWithWhatToFix(t *testing.T) {
 	}{
 		{"PR manifest over the limit", func(w *world) *dbtcloudtest.RunHandle {
 			w.cfg.Limits.ManifestMaxSize = config.ByteSize(1000)
-			w.prodRun(sha(1), []byte(`{}`))
-			return w.ciRun(7, sha(7), rides("dbt_cloud_pr_22_7", "pr"))
+			w.prodRun(workertest.SHA(1), []byte(`{}`))
+			return w.ciRun(7, workertest.SHA(7), rides("dbt_cloud_pr_22_7", "pr"))
 		}, events.FailManifestSize, []string{"limits.manifest_max_size", "the PR's CI run", "the limit is 1000 bytes"}},
 		{"no PR manifest", func(w *world) *dbtcloudtest.RunHandle {
-			w.prodRun(sha(1), rides("analytics", "main"))
-			return w.ciRun(7, sha(7), nil)
+			w.prodRun(workertest.SHA(1), rides("analytics", "main"))
+			return w.ciRun(7, workertest.SHA(7), nil)
 		}, events.FailNoManifest, []string{"the PR's CI run", "saved no manifest.json"}},
 		{"artifacts job never succeeded", func(w *world) *dbtcloudtest.RunHandle {
-			return w.ciRun(7, sha(7), rides("dbt_cloud_pr_22_7", "pr"))
+			return w.ciRun(7, workertest.SHA(7), rides("dbt_cloud_pr_22_7", "pr"))
 		}, events.FailNoManifest, []string{"job 11 has no successful run"}},
 		{"no production run kept a manifest", func(w *world) *dbtcloudtest.RunHandle {
-			w.prodRun(sha(1), nil)
-			w.prodRun(sha(2), nil)
-			return w.ciRun(7, sha(7), rides("dbt_cloud_pr_22_7", "pr"))
+			w.prodRun(workertest.SHA(1), nil)
+			w.prodRun(workertest.SHA(2), nil)
+			return w.ciRun(7, workertest.SHA(7), rides("dbt_cloud_pr_22_7", "pr"))
 		}, events.FailNoManifest, []string{"saved a manifest.json", "job 11"}},
 	}
 	for _, tt := range tests {
@@ -210,7 +211,7 @@ func TestManifestProblemsEndTheRunWithWhatToFix(t *testing.T) {
 			w := newWorld(t)
 			ci := tt.setup(w)
 			w.start()
-			r := ended(t, w.bus, w.completed(7, sha(7), sha(1), ci).Run)
+			r := ended(t, w.bus, w.completed(7, workertest.SHA(7), workertest.SHA(1), ci).Run)
 			if len(r.failed) != 1 || len(r.resolved) != 0 {
 				t.Fatalf("got %+v, want one RunFailed", r)
 			}
@@ -231,9 +232,9 @@ func TestARejectedTokenEndsTheRun(t *testing.T) {
 	w := newWorld(t, dbtcloudtest.AllowBadAuth())
 	const wrong = "dbtc_revoked_token_value"
 	w.cfg.Integrations[0].DBTCloud.Token = config.NewSecret(wrong)
-	ci := w.ciRun(8, sha(8), rides("dbt_cloud_pr_22_8", "pr"))
+	ci := w.ciRun(8, workertest.SHA(8), rides("dbt_cloud_pr_22_8", "pr"))
 	w.start()
-	r := ended(t, w.bus, w.completed(8, sha(8), "", ci).Run)
+	r := ended(t, w.bus, w.completed(8, workertest.SHA(8), "", ci).Run)
 	if len(r.failed) != 1 || r.failed[0].Code != events.FailDBTCloud || !strings.Contains(r.failed[0].Hint, "dbt_cloud.token") {
 		t.Fatalf("got %+v, want a dbt Cloud failure pointing at the token", r)
 	}
@@ -246,15 +247,15 @@ func TestDBTCloudHiccupsAreRetriedThenReported(t *testing.T) {
 	t.Run("429 with Retry-After, then the download", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
-		w.prodRun(sha(1), rides("analytics", "main"))
-		ci := w.ciRun(9, sha(9), rides("dbt_cloud_pr_22_9", "pr"))
+		w.prodRun(workertest.SHA(1), rides("analytics", "main"))
+		ci := w.ciRun(9, workertest.SHA(9), rides("dbt_cloud_pr_22_9", "pr"))
 		w.dbt.Fail(dbtcloudtest.EndpointGetArtifact, dbtcloudtest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "4"})
 		w.dbt.Fail(dbtcloudtest.EndpointListRuns, dbtcloudtest.Fault{Status: http.StatusInternalServerError, Times: 2})
 		w.start()
-		if r := ended(t, w.bus, w.completed(9, sha(9), sha(1), ci).Run); len(r.resolved) != 1 {
+		if r := ended(t, w.bus, w.completed(9, workertest.SHA(9), workertest.SHA(1), ci).Run); len(r.resolved) != 1 {
 			t.Fatalf("got %+v, want ManifestsResolved", r)
 		}
-		if waits := w.sleep.all(); len(waits) != 3 || waits[0] != 4*time.Second {
+		if waits := w.sleep.All(); len(waits) != 3 || waits[0] != 4*time.Second {
 			t.Errorf("the client waited %v, want 4s (Retry-After) then two backoffs", waits)
 		}
 	})
@@ -262,14 +263,14 @@ func TestDBTCloudHiccupsAreRetriedThenReported(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
 		w.opts.MaxDeliver = 3
-		w.prodRun(sha(1), rides("analytics", "main"))
-		ci := w.ciRun(10, sha(10), rides("dbt_cloud_pr_22_10", "pr"))
+		w.prodRun(workertest.SHA(1), rides("analytics", "main"))
+		ci := w.ciRun(10, workertest.SHA(10), rides("dbt_cloud_pr_22_10", "pr"))
 		w.dbt.Fail(dbtcloudtest.EndpointGetArtifact, dbtcloudtest.Fault{Status: http.StatusServiceUnavailable, Times: 1 << 20})
 		w.start()
-		msg := w.completed(10, sha(10), sha(1), ci)
+		msg := w.completed(10, workertest.SHA(10), workertest.SHA(1), ci)
 		var dead []events.DeadLetter
 		bustest.WaitFor(t, wait, func() error {
-			dead = stored[events.DeadLetter](t, w.bus, events.SubjectDeadLetterPrefix+"manifests")
+			dead = bustest.Stored[events.DeadLetter](t, w.bus, events.SubjectDeadLetterPrefix+"manifests")
 			if len(dead) == 0 {
 				return fmt.Errorf("no dead letter yet")
 			}
@@ -292,10 +293,10 @@ func TestDBTCloudHiccupsAreRetriedThenReported(t *testing.T) {
 
 func TestASupersededRunFetchesNothing(t *testing.T) {
 	w := newWorld(t)
-	w.prodRun(sha(1), rides("analytics", "main"))
-	ci := w.ciRun(11, sha(11), rides("dbt_cloud_pr_22_11", "pr"))
+	w.prodRun(workertest.SHA(1), rides("analytics", "main"))
+	ci := w.ciRun(11, workertest.SHA(11), rides("dbt_cloud_pr_22_11", "pr"))
 	// The PR moved on to another head before its CI completion arrived.
-	newer := events.Run{Provider: events.GitHub, Repository: repo, PR: 11, HeadSHA: sha(12)}
+	newer := events.Run{Provider: events.GitHub, Repository: repo, PR: 11, HeadSHA: workertest.SHA(12)}
 	ctx := bustest.Context(t)
 	kv, err := w.bus.KV(ctx, events.BucketPRs)
 	if err != nil {
@@ -306,12 +307,12 @@ func TestASupersededRunFetchesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.start()
-	w.completed(11, sha(11), sha(1), ci)
+	w.completed(11, workertest.SHA(11), workertest.SHA(1), ci)
 	bustest.WaitFor(t, wait, func() error { return consumerIdle(t, w.bus) })
 	if n := len(w.dbt.Requests()); n != 0 {
 		t.Errorf("%d dbt Cloud requests for a superseded run", n)
 	}
-	if got := stored[events.ManifestsResolved](t, w.bus, events.SubjectManifestsResolved); len(got) != 0 {
+	if got := bustest.Stored[events.ManifestsResolved](t, w.bus, events.SubjectManifestsResolved); len(got) != 0 {
 		t.Errorf("superseded run resolved: %+v", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/bus"
@@ -187,6 +189,65 @@ func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 		<-tick.C
 	}
+}
+
+// Stored returns the messages stored on subject (events.Subject...),
+// oldest first, decoded as T: everything JetStream acknowledged before the
+// call, read with an ordered consumer.
+func Stored[T any](t testing.TB, b *bus.Bus, subject string) []T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(Context(t), 10*time.Second)
+	defer cancel()
+	cons, err := b.JetStream().OrderedConsumer(ctx, b.Name(bus.StreamOf(subject)), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{b.Subject(subject)},
+	})
+	if err != nil {
+		t.Fatalf("bustest: read %s: %v", subject, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatalf("bustest: read %s: %v", subject, err)
+	}
+	want := int(info.NumPending)
+	out := make([]T, 0, want)
+	for len(out) < want {
+		batch, err := cons.Fetch(want-len(out), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatalf("bustest: read %s: %v", subject, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			var v T
+			if err := json.Unmarshal(m.Data(), &v); err != nil {
+				t.Fatalf("bustest: %s: %v", subject, err)
+			}
+			out = append(out, v)
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("bustest: read %d of the %d messages on %s", len(out), want, subject)
+		}
+	}
+	return out
+}
+
+// Idle says what the durable consumer name of stream (bus.Stream...) still
+// holds, or nil when it holds nothing: for WaitFor.
+func Idle(t testing.TB, b *bus.Bus, stream, name string) error {
+	t.Helper()
+	ctx := Context(t)
+	c, err := b.JetStream().Consumer(ctx, b.Name(stream), name)
+	if err != nil {
+		return err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.NumAckPending != 0 || info.NumPending != 0 {
+		return fmt.Errorf("%s still holds %d messages (%d pending)", name, info.NumAckPending, info.NumPending)
+	}
+	return nil
 }
 
 // newNamespace is t<unix seconds>x<random>: unique, and dated so that

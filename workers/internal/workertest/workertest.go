@@ -1,0 +1,119 @@
+// Package workertest holds what the pipeline stages' tests share: running
+// a stage as a process of its own, writing a PR's current head as the gate
+// does, and small helpers (waits that do not wait, a log buffer, commit
+// SHAs). Reading what the stages published is bustest.Stored.
+package workertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/diffgate/diffgate/shared/bus"
+	"github.com/diffgate/diffgate/shared/bus/bustest"
+	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/service"
+)
+
+// Start runs the one component build makes (a stage's New with the test's
+// env and options) until the test ends, as one process would; ctx carries
+// its logger. The returned function stops it sooner: it cancels the
+// component, waits for it to drain, and fails the test if it stopped with
+// an error.
+func Start(t testing.TB, ctx context.Context, build func(ctx context.Context) ([]service.Component, error)) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	comps, err := build(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if len(comps) != 1 {
+		cancel()
+		t.Fatalf("the stage made %d components, want 1", len(comps))
+	}
+	done := make(chan error, 1)
+	go func() { done <- comps[0].Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("%s stopped with %v", comps[0].Name(), err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// SetHead writes head as its PR's entry in events.BucketPRs, as the gate
+// does.
+func SetHead(t testing.TB, b *bus.Bus, head events.PRHead) {
+	t.Helper()
+	ctx := bustest.Context(t)
+	kv, err := b.KV(ctx, events.BucketPRs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, head.Run.PRKey(), data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Sleeps records the waits an API client asks for between retries, without
+// waiting: pass Sleep as the client's sleep.
+type Sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+// Sleep records d and returns at once (ctx's error, if it is done).
+func (s *Sleeps) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.d = append(s.d, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// All returns the waits asked for so far, in order.
+func (s *Sleeps) All() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.d...)
+}
+
+// LockedBuffer is a bytes.Buffer for a logger written from many
+// goroutines.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// SHA is a commit SHA of its own for n.
+func SHA(n int) string {
+	h := sha1.Sum([]byte(fmt.Sprint(n)))
+	return hex.EncodeToString(h[:])
+}
