@@ -18,6 +18,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/fixtures"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 func TestNormalizeURL(t *testing.T) {
@@ -204,25 +205,6 @@ func TestEchoedTokenIsRedacted(t *testing.T) {
 	}
 }
 
-// sleeps records the waits instead of waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.d = append(s.d, d)
-	return ctx.Err()
-}
-
-func (s *sleeps) waits() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
 func TestRetryAfterSecondsAndDate(t *testing.T) {
 	s := dbtcloudtest.New(t)
 	s.AddAccount(1, "Acme")
@@ -230,8 +212,8 @@ func TestRetryAfterSecondsAndDate(t *testing.T) {
 	s.Fail(dbtcloudtest.EndpointAccount, dbtcloudtest.Fault{Status: 429, RetryAfter: "7"})
 	s.Fail(dbtcloudtest.EndpointAccount, dbtcloudtest.Fault{Status: 429, RetryAfter: now.Add(3 * time.Second).Format(http.TimeFormat)})
 	s.Fail(dbtcloudtest.EndpointAccount, dbtcloudtest.Fault{Status: 408})
-	sl := &sleeps{}
-	c := s.Client(dbtcloud.WithSleep(sl.sleep), dbtcloud.WithClock(func() time.Time { return now }),
+	sl := &standin.Sleeps{}
+	c := s.Client(dbtcloud.WithSleep(sl.Sleep), dbtcloud.WithClock(func() time.Time { return now }),
 		dbtcloud.WithRetry(dbtcloud.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxWait: time.Minute}))
 	a, err := c.GetAccount(context.Background(), 1)
 	if err != nil {
@@ -240,7 +222,7 @@ func TestRetryAfterSecondsAndDate(t *testing.T) {
 	if a.Name != "Acme" {
 		t.Errorf("name %q", a.Name)
 	}
-	w := sl.waits()
+	w := sl.All()
 	// The third wait is the backoff of the third attempt: 4 s less jitter.
 	if len(w) != 3 || w[0] != 7*time.Second || w[1] != 3*time.Second || w[2] < 3200*time.Millisecond || w[2] > 4*time.Second {
 		t.Errorf("waits = %v, want [7s 3s 3.2s..4s]", w)
@@ -255,8 +237,8 @@ func TestServerErrorsRetriedThenReported(t *testing.T) {
 	s.AddJob(dbtcloudtest.Job{AccountID: 1, ID: 22, Type: "ci"})
 	s.Fail(dbtcloudtest.EndpointListRuns, dbtcloudtest.Fault{Status: 502, Times: 2})
 	s.Fail(dbtcloudtest.EndpointListRuns, dbtcloudtest.Fault{Status: 503, Times: 10})
-	sl := &sleeps{}
-	c := s.Client(dbtcloud.WithSleep(sl.sleep), dbtcloud.WithRetry(dbtcloud.RetryPolicy{MaxAttempts: 4}))
+	sl := &standin.Sleeps{}
+	c := s.Client(dbtcloud.WithSleep(sl.Sleep), dbtcloud.WithRetry(dbtcloud.RetryPolicy{MaxAttempts: 4}))
 	_, err := c.ListRuns(context.Background(), 1, dbtcloud.RunFilter{JobDefinitionID: 22})
 	if !errors.Is(err, dbtcloud.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
@@ -272,7 +254,7 @@ func TestServerErrorsRetriedThenReported(t *testing.T) {
 		t.Errorf("list-runs requests = %d, want 4", n)
 	}
 	// Exponential backoff: each wait about twice the one before.
-	w := sl.waits()
+	w := sl.All()
 	if len(w) != 3 || !(w[0] < w[1] && w[1] < w[2]) {
 		t.Errorf("waits = %v, want 3 growing", w)
 	}
@@ -280,7 +262,7 @@ func TestServerErrorsRetriedThenReported(t *testing.T) {
 	s2 := dbtcloudtest.New(t)
 	s2.AddJob(dbtcloudtest.Job{AccountID: 1, ID: 22, Type: "ci"})
 	s2.Fail(dbtcloudtest.EndpointJob, dbtcloudtest.Fault{Status: 500})
-	if _, err := s2.Client(dbtcloud.WithSleep(sl.sleep)).GetJob(context.Background(), 1, 22); err != nil {
+	if _, err := s2.Client(dbtcloud.WithSleep(sl.Sleep)).GetJob(context.Background(), 1, 22); err != nil {
 		t.Fatalf("after one 500: %v", err)
 	}
 }
@@ -289,15 +271,15 @@ func TestRetryAfterBeyondBudgetStopsAtOnce(t *testing.T) {
 	s := dbtcloudtest.New(t)
 	s.AddAccount(1, "Acme")
 	s.Fail(dbtcloudtest.EndpointAccount, dbtcloudtest.Fault{Status: 429, RetryAfter: "3600"})
-	sl := &sleeps{}
-	c := s.Client(dbtcloud.WithSleep(sl.sleep), dbtcloud.WithRetry(dbtcloud.RetryPolicy{MaxWait: time.Minute}))
+	sl := &standin.Sleeps{}
+	c := s.Client(dbtcloud.WithSleep(sl.Sleep), dbtcloud.WithRetry(dbtcloud.RetryPolicy{MaxWait: time.Minute}))
 	_, err := c.GetAccount(context.Background(), 1)
 	if !errors.Is(err, dbtcloud.ErrUnavailable) || !strings.Contains(err.Error(), "HTTP 429") ||
 		!strings.Contains(err.Error(), "retry budget") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(sl.waits()) != 0 || s.Count(dbtcloudtest.EndpointAccount) != 1 {
-		t.Errorf("waited %v over %d requests; want no wait, 1 request", sl.waits(), s.Count(dbtcloudtest.EndpointAccount))
+	if len(sl.All()) != 0 || s.Count(dbtcloudtest.EndpointAccount) != 1 {
+		t.Errorf("waited %v over %d requests; want no wait, 1 request", sl.All(), s.Count(dbtcloudtest.EndpointAccount))
 	}
 }
 
@@ -545,8 +527,8 @@ func TestHungAttemptIsRetried(t *testing.T) {
 		fmt.Fprint(w, `{"status":{"code":200,"is_success":true},"data":{"id":1,"name":"Acme"}}`)
 	}))
 	defer srv.Close()
-	sl := &sleeps{}
-	c, err := dbtcloud.New(srv.URL, "t", dbtcloud.WithTimeout(50*time.Millisecond), dbtcloud.WithSleep(sl.sleep))
+	sl := &standin.Sleeps{}
+	c, err := dbtcloud.New(srv.URL, "t", dbtcloud.WithTimeout(50*time.Millisecond), dbtcloud.WithSleep(sl.Sleep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +536,7 @@ func TestHungAttemptIsRetried(t *testing.T) {
 	if err != nil || a.Name != "Acme" {
 		t.Fatalf("%+v %v", a, err)
 	}
-	if len(sl.waits()) != 1 {
-		t.Errorf("waits %v, want one retry", sl.waits())
+	if len(sl.All()) != 1 {
+		t.Errorf("waits %v, want one retry", sl.All())
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/hightouch"
 	"github.com/diffgate/diffgate/shared/hightouch/hightouchtest"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 func TestListModelsPaginates(t *testing.T) {
@@ -71,34 +71,22 @@ func TestSourcesAndGetModel(t *testing.T) {
 	}
 }
 
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.d = append(s.d, d)
-	return nil
-}
-
 func TestRetries(t *testing.T) {
 	s := hightouchtest.New(t)
 	s.AddModel(hightouchtest.Model{ID: 1, Name: "m", Table: "t"})
 	s.Fail(hightouchtest.EndpointListModels, hightouchtest.Fault{Status: 429, RetryAfter: "2"})
 	s.Fail(hightouchtest.EndpointListModels, hightouchtest.Fault{Status: 503})
-	sl := &sleeps{}
-	got, err := s.Client(hightouch.WithSleep(sl.sleep)).ListModels(context.Background())
+	sl := &standin.Sleeps{}
+	got, err := s.Client(hightouch.WithSleep(sl.Sleep)).ListModels(context.Background())
 	if err != nil || len(got) != 1 {
 		t.Fatalf("%v %v", got, err)
 	}
-	if len(sl.d) != 2 || sl.d[0] != 2*time.Second {
-		t.Errorf("waits %v, want [2s, backoff]", sl.d)
+	if len(sl.All()) != 2 || sl.All()[0] != 2*time.Second {
+		t.Errorf("waits %v, want [2s, backoff]", sl.All())
 	}
 
 	s.Fail(hightouchtest.EndpointListModels, hightouchtest.Fault{Status: 500, Times: 9})
-	_, err = s.Client(hightouch.WithSleep(sl.sleep), hightouch.WithRetry(hightouch.RetryPolicy{MaxAttempts: 3})).ListModels(context.Background())
+	_, err = s.Client(hightouch.WithSleep(sl.Sleep), hightouch.WithRetry(hightouch.RetryPolicy{MaxAttempts: 3})).ListModels(context.Background())
 	var apiErr *hightouch.APIError
 	if !errors.Is(err, hightouch.ErrUnavailable) || !errors.As(err, &apiErr) || apiErr.StatusCode != 500 || apiErr.Attempts != 3 {
 		t.Fatalf("err = %v", err)

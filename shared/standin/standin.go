@@ -6,10 +6,12 @@
 package standin
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -123,4 +125,27 @@ func (l *Log[R]) Count(match func(R) bool) int {
 		}
 	}
 	return n
+}
+
+// Sleeps records the waits a client asks for between retries, without
+// waiting: pass Sleep as the client's sleep (dbtcloud.WithSleep,
+// hightouch.WithSleep). It is safe for concurrent use.
+type Sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+// Sleep records d and returns at once (with ctx's error, if it is done).
+func (s *Sleeps) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.d = append(s.d, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// All returns the waits asked for so far, in order.
+func (s *Sleeps) All() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.d)
 }

@@ -2,9 +2,12 @@ package standin_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
@@ -78,5 +81,20 @@ func TestLogTBLogsWhatItIsTold(t *testing.T) {
 	tb.Errorf("unexpected request %s %s", "POST", "/api/v2/x")
 	if !strings.Contains(buf.String(), `"level":"error"`) || !strings.Contains(buf.String(), "unexpected request POST /api/v2/x") {
 		t.Errorf("logged %q", buf.String())
+	}
+}
+
+func TestSleepsRecordWithoutWaiting(t *testing.T) {
+	var s standin.Sleeps
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Sleep(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := s.Sleep(ctx, 2*time.Second); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep after cancel = %v, want context.Canceled", err)
+	}
+	if diff := cmp.Diff([]time.Duration{time.Hour, 2 * time.Second}, s.All()); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 }

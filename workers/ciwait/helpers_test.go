@@ -19,6 +19,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/shared/standin"
 	"github.com/diffgate/diffgate/workers/ciwait"
 	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
@@ -39,7 +40,7 @@ type world struct {
 	bus   *bus.Bus // the test's own connection (publishing, reading)
 	dbt   *dbtcloudtest.Server
 	cfg   *config.Config
-	sleep *workertest.Sleeps
+	sleep *standin.Sleeps
 	// ackWait, when set, is the workers' ack wait.
 	ackWait time.Duration
 	// logs, when set, receives the workers' logs instead of the test's
@@ -49,7 +50,7 @@ type world struct {
 
 func newWorld(t testing.TB, interval, timeout time.Duration, opts ...dbtcloudtest.Option) *world {
 	t.Helper()
-	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &workertest.Sleeps{}}
+	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &standin.Sleeps{}}
 	w.dbt.AddAccount(account, "Acme Analytics")
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: prodJob, Name: "Production artifacts"})
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: ciJob, Name: "CI", Type: dbtcloud.JobTypeCI, DeferringJobID: prodJob})

@@ -18,6 +18,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/shared/standin"
 	"github.com/diffgate/diffgate/workers/internal/workertest"
 	"github.com/diffgate/diffgate/workers/manifests"
 )
@@ -37,13 +38,13 @@ type world struct {
 	bus   *bus.Bus
 	dbt   *dbtcloudtest.Server
 	cfg   *config.Config
-	sleep *workertest.Sleeps
+	sleep *standin.Sleeps
 	opts  manifests.Options
 }
 
 func newWorld(t *testing.T, opts ...dbtcloudtest.Option) *world {
 	t.Helper()
-	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &workertest.Sleeps{}}
+	w := &world{t: t, bus: bustest.New(t), dbt: dbtcloudtest.New(t, opts...), sleep: &standin.Sleeps{}}
 	w.dbt.AddAccount(account, "Acme Rides")
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: prodJob, Name: "Production artifacts", Steps: []string{"dbt ls"}})
 	w.dbt.AddJob(dbtcloudtest.Job{AccountID: account, ID: ciJob, Name: "CI", Type: dbtcloud.JobTypeCI, DeferringJobID: prodJob})

@@ -1,7 +1,7 @@
 // Package workertest holds what the pipeline stages' tests share: running
 // a stage as a process of its own, writing a PR's current head as the gate
-// does, and small helpers (waits that do not wait, a log buffer, commit
-// SHAs). Reading what the stages published is bustest.Stored.
+// does, a log buffer and commit SHAs. Reading what the stages published is
+// bustest.Stored; a client's waits are recorded by standin.Sleeps.
 package workertest
 
 import (
@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
@@ -69,28 +68,6 @@ func SetHead(t testing.TB, b *bus.Bus, head events.PRHead) {
 	if _, err := kv.Put(ctx, head.Run.PRKey(), data); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// Sleeps records the waits an API client asks for between retries, without
-// waiting: pass Sleep as the client's sleep.
-type Sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-// Sleep records d and returns at once (ctx's error, if it is done).
-func (s *Sleeps) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-// All returns the waits asked for so far, in order.
-func (s *Sleeps) All() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
 }
 
 // LockedBuffer is a bytes.Buffer for a logger written from many
