@@ -223,26 +223,13 @@ func (p *Publisher) handleStatus(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&st); err != nil {
 		return err
 	}
-	if err := p.check(st.Run); err != nil {
-		return err
-	}
 	run := st.Run
-	ctx, log := p.logger(ctx, run)
-
-	kv, err := p.o.Bus.KV(ctx, events.BucketPublished)
+	ctx, log, sh, err := p.begin(ctx, run)
 	if err != nil {
 		return err
 	}
-	release, err := p.lease(ctx, kv, run.PRKey())
-	if err != nil {
-		return err
-	}
-	defer release()
-
-	rec, rev, err := readRecord(ctx, kv, run.ID())
-	if err != nil {
-		return err
-	}
+	defer sh.release()
+	rec := &sh.rec
 	switch {
 	case rec.Final:
 		log.Debug().Str("state", st.State).Msg("publish: status after the final report; ignored")
@@ -264,7 +251,7 @@ func (p *Publisher) handleStatus(ctx context.Context, m *bus.Msg) error {
 		return fmt.Errorf("publish: status of %s: %w", run, err)
 	}
 	rec.StatusAt, rec.Updated = st.At, p.o.Now().UTC()
-	if err := writeRecord(ctx, kv, run.ID(), rec, rev); err != nil {
+	if err := sh.save(ctx, run.ID()); err != nil {
 		return err
 	}
 	log.Debug().Str("state", st.State).Str("message", st.Message).Msg("publish: status shown")
@@ -304,26 +291,13 @@ func (p *Publisher) handleReport(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&rr); err != nil {
 		return err
 	}
-	if err := p.check(rr.Run); err != nil {
-		return err
-	}
 	run := rr.Run
-	ctx, log := p.logger(ctx, run)
-
-	kv, err := p.o.Bus.KV(ctx, events.BucketPublished)
+	ctx, log, sh, err := p.begin(ctx, run)
 	if err != nil {
 		return err
 	}
-	release, err := p.lease(ctx, kv, run.PRKey())
-	if err != nil {
-		return err
-	}
-	defer release()
-
-	rec, rev, err := readRecord(ctx, kv, run.ID())
-	if err != nil {
-		return err
-	}
+	defer sh.release()
+	rec := &sh.rec
 	if rec.Final {
 		log.Debug().Msg("publish: report already shown")
 		return nil
@@ -383,7 +357,7 @@ func (p *Publisher) handleReport(ctx context.Context, m *bus.Msg) error {
 		}
 	}
 	rec.Final, rec.Conclusion, rec.Updated = true, st.Conclusion, now
-	if err := writeRecord(ctx, kv, run.ID(), rec, rev); err != nil {
+	if err := sh.save(ctx, run.ID()); err != nil {
 		return err
 	}
 	log.Info().Str("conclusion", string(st.Conclusion)).Msg("publish: report shown")
@@ -427,6 +401,43 @@ func (p *Publisher) logger(ctx context.Context, run events.Run) (context.Context
 	l := zerolog.Ctx(ctx).With().Str(observe.FieldRunID, run.ID()).Str(observe.FieldRepo, run.Repository).
 		Int(observe.FieldPR, run.PR).Str("head", run.ShortSHA()).Logger()
 	return l.WithContext(ctx), &l
+}
+
+// showing is one message of a run being shown: the pull request's lease,
+// held until release, and the run's record as read under it.
+type showing struct {
+	kv      jetstream.KeyValue
+	rec     record
+	rev     uint64
+	release func()
+}
+
+// begin checks run, puts it on the logger, takes its pull request's lease
+// and reads its record: what showing a status or a report starts with.
+func (p *Publisher) begin(ctx context.Context, run events.Run) (context.Context, *zerolog.Logger, *showing, error) {
+	if err := p.check(run); err != nil {
+		return ctx, nil, nil, err
+	}
+	ctx, log := p.logger(ctx, run)
+	kv, err := p.o.Bus.KV(ctx, events.BucketPublished)
+	if err != nil {
+		return ctx, log, nil, err
+	}
+	release, err := p.lease(ctx, kv, run.PRKey())
+	if err != nil {
+		return ctx, log, nil, err
+	}
+	rec, rev, err := readRecord(ctx, kv, run.ID())
+	if err != nil {
+		release()
+		return ctx, log, nil, err
+	}
+	return ctx, log, &showing{kv: kv, rec: rec, rev: rev, release: release}, nil
+}
+
+// save writes the record back (writeRecord).
+func (s *showing) save(ctx context.Context, runID string) error {
+	return writeRecord(ctx, s.kv, runID, s.rec, s.rev)
 }
 
 func readRecord(ctx context.Context, kv jetstream.KeyValue, runID string) (record, uint64, error) {
