@@ -321,6 +321,15 @@ func TestInProgressExtendsTheDeadline(t *testing.T) {
 		errs <- ctx.Err()
 		return nil
 	})
+	workedOnce(t, b, "longwork", res.Seq, &got, errs)
+}
+
+// workedOnce waits for the slow handler of consumer to report how its work
+// went on errs, then checks that the message seq was acknowledged after
+// one delivery: the consumer sequence counts every delivery, so 1 means
+// the server never redelivered it while the handler worked.
+func workedOnce(t *testing.T, b *bus.Bus, consumer string, seq uint64, got *deliveries, errs <-chan error) {
+	t.Helper()
 	select {
 	case err := <-errs:
 		if err != nil {
@@ -330,14 +339,12 @@ func TestInProgressExtendsTheDeadline(t *testing.T) {
 		t.Fatal("handler did not finish")
 	}
 	bustest.WaitFor(t, wait, func() error {
-		if info := consumerInfo(t, b, bus.StreamPipeline, "longwork"); info.NumAckPending != 0 || info.AckFloor.Stream != res.Seq {
+		if info := consumerInfo(t, b, bus.StreamPipeline, consumer); info.NumAckPending != 0 || info.AckFloor.Stream != seq {
 			return errors.New("not acknowledged yet")
 		}
 		return nil
 	})
-	// The consumer sequence counts every delivery: 1 means the server
-	// never redelivered the message while the handler worked.
-	if info := consumerInfo(t, b, bus.StreamPipeline, "longwork"); info.Delivered.Consumer != 1 || len(got.all()) != 1 {
+	if info := consumerInfo(t, b, bus.StreamPipeline, consumer); info.Delivered.Consumer != 1 || len(got.all()) != 1 {
 		t.Errorf("delivered %d times (handler ran %d times), want once", info.Delivered.Consumer, len(got.all()))
 	}
 }
@@ -366,23 +373,7 @@ func TestKeepAliveHoldsTheMessageOfASlowHandler(t *testing.T) {
 		errs <- nil
 		return nil
 	}))
-	select {
-	case err := <-errs:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(wait):
-		t.Fatal("handler did not finish")
-	}
-	bustest.WaitFor(t, wait, func() error {
-		if info := consumerInfo(t, b, bus.StreamPipeline, "keepalive"); info.NumAckPending != 0 || info.AckFloor.Stream != res.Seq {
-			return errors.New("not acknowledged yet")
-		}
-		return nil
-	})
-	if info := consumerInfo(t, b, bus.StreamPipeline, "keepalive"); info.Delivered.Consumer != 1 || len(got.all()) != 1 {
-		t.Errorf("delivered %d times (handler ran %d times), want once", info.Delivered.Consumer, len(got.all()))
-	}
+	workedOnce(t, b, "keepalive", res.Seq, &got, errs)
 }
 
 func TestMsgKeepAliveStopsWhenAsked(t *testing.T) {
