@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
@@ -111,50 +109,17 @@ func (f *fixture) deliver(ev events.PREvent, seq ...uint64) error {
 	return f.g.Handle(f.ctx, &bus.Msg{Subject: ev.Subject(), Data: data, StreamSeq: s, NumDelivered: 1})
 }
 
-// published returns the messages stored on subject, oldest first.
-func published[T any](t *testing.T, b *bus.Bus, subject string) []T {
-	t.Helper()
-	ctx := bustest.Context(t)
-	s, err := b.JetStream().Stream(ctx, b.Name(bus.StreamOf(subject)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []T
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Subject != b.Subject(subject) {
-			continue
-		}
-		var v T
-		if err := json.Unmarshal(m.Data, &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
 func (f *fixture) requested() []events.RunRequested {
-	return published[events.RunRequested](f.t, f.b, events.SubjectRunRequested)
+	return bustest.Stored[events.RunRequested](f.t, f.b, events.SubjectRunRequested)
 }
 func (f *fixture) cancelled() []events.RunCancelled {
-	return published[events.RunCancelled](f.t, f.b, events.SubjectRunCancelled)
+	return bustest.Stored[events.RunCancelled](f.t, f.b, events.SubjectRunCancelled)
 }
 func (f *fixture) reports() []events.RunReport {
-	return published[events.RunReport](f.t, f.b, events.SubjectRunReportPrefix+"github")
+	return bustest.Stored[events.RunReport](f.t, f.b, events.SubjectRunReportPrefix+"github")
 }
 func (f *fixture) statuses() []events.RunStatus {
-	return published[events.RunStatus](f.t, f.b, events.SubjectRunStatusPrefix+"github")
+	return bustest.Stored[events.RunStatus](f.t, f.b, events.SubjectRunStatusPrefix+"github")
 }
 
 func (f *fixture) head() *events.PRHead {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/diffgate/diffgate/apps/github/githubtest"
 	"github.com/diffgate/diffgate/shared/bus"
+	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/report"
@@ -47,11 +48,11 @@ func (h *harness) waitCheck(head, status, conclusion string) githubtest.CheckRun
 
 // requested returns the runs the gate requested.
 func (h *harness) requested() []events.RunRequested {
-	return stored[events.RunRequested](h.t, h.b, events.SubjectRunRequested)
+	return bustest.Stored[events.RunRequested](h.t, h.b, events.SubjectRunRequested)
 }
 
 func (h *harness) cancelled() []events.RunCancelled {
-	return stored[events.RunCancelled](h.t, h.b, events.SubjectRunCancelled)
+	return bustest.Stored[events.RunCancelled](h.t, h.b, events.SubjectRunCancelled)
 }
 
 // drained waits until a consumer of the App has handled everything

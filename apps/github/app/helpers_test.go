@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -140,41 +139,8 @@ func (h *harness) sendAs(event, id string, body []byte, signature string) (int, 
 	return code, answer
 }
 
-// stored returns the messages stored on subject, oldest first.
-func stored[T any](t testing.TB, b *bus.Bus, subject string) []T {
-	t.Helper()
-	ctx := bustest.Context(t)
-	s, err := b.JetStream().Stream(ctx, b.Name(bus.StreamOf(subject)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []T
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Subject != b.Subject(subject) {
-			continue
-		}
-		var v T
-		if err := json.Unmarshal(m.Data, &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
 func (h *harness) prEvents() []events.PREvent {
-	return stored[events.PREvent](h.t, h.b, events.SubjectPREventPrefix+"github")
+	return bustest.Stored[events.PREvent](h.t, h.b, events.SubjectPREventPrefix+"github")
 }
 
 // finish publishes a run's final report as the reporter would: the

@@ -1,13 +1,9 @@
 package gitlabtest
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
@@ -23,35 +19,7 @@ const Patience = 20 * time.Second
 // consumer, so it sees everything JetStream acknowledged before the call.
 func Stored[T any](t testing.TB, b *bus.Bus, subject string) []T {
 	t.Helper()
-	ctx := bustest.Context(t)
-	cons, err := b.JetStream().OrderedConsumer(ctx, b.Name(bus.StreamOf(subject)),
-		jetstream.OrderedConsumerConfig{FilterSubjects: []string{b.Subject(subject)}})
-	if err != nil {
-		t.Fatalf("gitlabtest: read %s: %v", subject, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatalf("gitlabtest: read %s: %v", subject, err)
-	}
-	out := make([]T, 0, info.NumPending)
-	for left := int(info.NumPending); left > 0; {
-		batch, err := cons.Fetch(left, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			t.Fatalf("gitlabtest: read %s: %v", subject, err)
-		}
-		for m := range batch.Messages() {
-			var v T
-			if err := json.Unmarshal(m.Data(), &v); err != nil {
-				t.Fatalf("gitlabtest: %s: %v", subject, err)
-			}
-			out = append(out, v)
-			left--
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			t.Fatalf("gitlabtest: read %s: %v", subject, err)
-		}
-	}
-	return out
+	return bustest.Stored[T](t, b, subject)
 }
 
 // Finish ends a run as the reporter does: the report built from in is
