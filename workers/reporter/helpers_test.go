@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
@@ -204,51 +202,12 @@ func (h *harness) plan(in report.Input) events.DiffPlanned {
 	return p
 }
 
-// read returns every message on subject in the pipeline stream, in order.
-func read[T any](h *harness, subject string) []T {
-	h.t.Helper()
-	js := h.b.JetStream()
-	name, subj := h.b.Name(bus.StreamPipeline), h.b.Subject(subject)
-	st, err := js.Stream(h.ctx, name)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	info, err := st.Info(h.ctx, jetstream.WithSubjectFilter(subj))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	n := int(info.State.Subjects[subj])
-	if n == 0 {
-		return nil
-	}
-	c, err := js.OrderedConsumer(h.ctx, name, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	batch, err := c.Fetch(n, jetstream.FetchMaxWait(wait))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var out []T
-	for m := range batch.Messages() {
-		var v T
-		if err := json.Unmarshal(m.Data(), &v); err != nil {
-			h.t.Fatalf("%s: %v", subject, err)
-		}
-		out = append(out, v)
-	}
-	if len(out) != n {
-		h.t.Fatalf("%s: read %d of %d messages (%v)", subject, len(out), n, batch.Error())
-	}
-	return out
-}
-
 // reports are the run's RunReports as published (after the server's
 // deduplication): a user sees each one.
 func (h *harness) reports(run events.Run) []events.RunReport {
 	h.t.Helper()
 	var out []events.RunReport
-	for _, r := range read[events.RunReport](h, events.SubjectRunReportPrefix+string(run.Provider)) {
+	for _, r := range bustest.Stored[events.RunReport](h.t, h.b, events.SubjectRunReportPrefix+string(run.Provider)) {
 		if r.Run.ID() == run.ID() {
 			out = append(out, r)
 		}
@@ -260,7 +219,7 @@ func (h *harness) reports(run events.Run) []events.RunReport {
 func (h *harness) statuses(run events.Run) []string {
 	h.t.Helper()
 	var out []string
-	for _, s := range read[events.RunStatus](h, events.SubjectRunStatusPrefix+string(run.Provider)) {
+	for _, s := range bustest.Stored[events.RunStatus](h.t, h.b, events.SubjectRunStatusPrefix+string(run.Provider)) {
 		if s.Run.ID() == run.ID() {
 			if s.Message != fmt.Sprintf("diffing %d/%d", s.Done, s.Total) || s.Stage != events.StageDiff {
 				h.t.Errorf("status %+v: message and counts disagree", s)

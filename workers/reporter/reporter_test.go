@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/report/reporttest"
@@ -453,7 +454,7 @@ func TestDeadLetters(t *testing.T) {
 			run := tc.send(h)
 			if tc.check == nil {
 				h.settle(ConsumerDeadLetter, ConsumerResult, ConsumerPlan)
-				if got := read[events.RunReport](h, events.SubjectRunReportPrefix+"github"); len(got) != 0 {
+				if got := bustest.Stored[events.RunReport](h.t, h.b, events.SubjectRunReportPrefix+"github"); len(got) != 0 {
 					t.Errorf("reports published: %+v", got)
 				}
 				return
