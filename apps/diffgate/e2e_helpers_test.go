@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/apps/diffgate/internal/sandbox"
 	"github.com/diffgate/diffgate/apps/github/githubtest"
@@ -72,7 +73,7 @@ type testLog struct {
 	done bool
 }
 
-func newTestLog(t *testing.T) *testLog {
+func newTestLog(t testing.TB) *testLog {
 	l := &testLog{w: t.Output()}
 	t.Cleanup(func() { l.mu.Lock(); l.done = true; l.mu.Unlock() })
 	return l
@@ -91,33 +92,50 @@ func (l *testLog) Write(p []byte) (int, error) {
 // of the test's own with the sample project's production build, a NATS
 // server, and one diffgate process running every builder of serve.
 type pipeline struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	st   *sandbox.Stack
-	pg   *sandbox.Postgres
 	bus  *bus.Bus // the test's own connection, to look at the streams
 	proc *sandbox.Process
 	nats string
 	seq  atomic.Int64
 }
 
-// newStack sets everything up but starts no diffgate process.
-func newStack(t *testing.T, ins []sandbox.Integration) *pipeline {
+// newStack sets everything up on the sample project and a database of the
+// test's own, but starts no diffgate process.
+func newStack(t testing.TB, ins []sandbox.Integration) *pipeline {
 	t.Helper()
-	pg := newWarehouse(t, "diffgate_e2e")
-	nats := bustest.Embedded(t)
+	return newStackWith(t, newWarehouse(t, "diffgate_e2e"), sandbox.Sample(), ins, nil)
+}
+
+// newStackWith is newStack on a warehouse and project of the caller's,
+// with the processes logging to logs (default: the test's output).
+func newStackWith(t testing.TB, wh sandbox.Warehouse, project sandbox.DBTProject, ins []sandbox.Integration, logs io.Writer) *pipeline {
+	t.Helper()
+	if logs == nil {
+		logs = newTestLog(t)
+	}
 	ctx := bustest.Context(t)
-	st, err := sandbox.New(ctx, sandbox.Options{Project: sandbox.Sample(), Warehouse: pg, Integrations: ins,
-		NATSURL: nats.URL(), Dir: t.TempDir(), TB: t, Log: newTestLog(t)})
+	// A NATS server of the test's own, logging with the processes at info
+	// (its own lines are debug).
+	nctx, cancel := context.WithTimeout(zerolog.New(logs).Level(zerolog.InfoLevel).WithContext(ctx), 30*time.Second)
+	defer cancel()
+	nats, err := bus.StartEmbedded(nctx, bus.EmbeddedOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nats.Shutdown)
+	st, err := sandbox.New(ctx, sandbox.Options{Project: project, Warehouse: wh, Integrations: ins,
+		NATSURL: nats.URL(), Dir: t.TempDir(), TB: t, Log: logs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	return &pipeline{t: t, ctx: ctx, st: st, pg: pg, nats: nats.URL(), bus: bustest.ConnectTo(t, nats.URL())}
+	return &pipeline{t: t, ctx: ctx, st: st, nats: nats.URL(), bus: bustest.ConnectTo(t, nats.URL())}
 }
 
 // newPipeline is newStack with a diffgate process running every builder.
-func newPipeline(t *testing.T, ins []sandbox.Integration) *pipeline {
+func newPipeline(t testing.TB, ins []sandbox.Integration) *pipeline {
 	t.Helper()
 	p := newStack(t, ins)
 	p.proc = p.start("diffgate", buildAll, nil)
@@ -154,7 +172,7 @@ func head(n, k int) string { return fmt.Sprintf("%04x%03x%033x", n, k, n*1000+k)
 
 // ci records the dbt Cloud CI run of a head; by default it succeeds at
 // once.
-func (p *pipeline) ci(t *testing.T, provider events.Provider, n int, sha string, script ...dbtcloudtest.Phase) *dbtcloudtest.RunHandle {
+func (p *pipeline) ci(t testing.TB, provider events.Provider, n int, sha string, script ...dbtcloudtest.Phase) *dbtcloudtest.RunHandle {
 	t.Helper()
 	h, err := p.st.CIRun(p.ctx, provider, n, sha, script...)
 	if err != nil {
@@ -170,13 +188,13 @@ func (p *pipeline) delivery() string { return fmt.Sprintf("e2e-%d", p.seq.Add(1)
 
 // sendGH delivers a GitHub event with a fresh delivery id and returns the
 // answer's status and the id.
-func (p *pipeline) sendGH(t *testing.T, event string, body []byte) (int, string) {
+func (p *pipeline) sendGH(t testing.TB, event string, body []byte) (int, string) {
 	t.Helper()
 	id := p.delivery()
 	return p.deliverGH(t, githubtest.Delivery{Event: event, ID: id, Body: body}), id
 }
 
-func (p *pipeline) deliverGH(t *testing.T, d githubtest.Delivery) int {
+func (p *pipeline) deliverGH(t testing.TB, d githubtest.Delivery) int {
 	t.Helper()
 	code, _, err := p.st.GitHubHook(p.proc).Send(p.ctx, d)
 	if err != nil {
@@ -186,13 +204,13 @@ func (p *pipeline) deliverGH(t *testing.T, d githubtest.Delivery) int {
 }
 
 // sendGL delivers a GitLab hook with a fresh Idempotency-Key.
-func (p *pipeline) sendGL(t *testing.T, event string, body []byte) (int, string) {
+func (p *pipeline) sendGL(t testing.TB, event string, body []byte) (int, string) {
 	t.Helper()
 	key := p.delivery()
 	return p.deliverGL(t, gitlabtest.Delivery{Event: event, Body: body, IdempotencyKey: key}), key
 }
 
-func (p *pipeline) deliverGL(t *testing.T, d gitlabtest.Delivery) int {
+func (p *pipeline) deliverGL(t testing.TB, d gitlabtest.Delivery) int {
 	t.Helper()
 	code, _, err := p.st.GitLabHook(p.proc).Send(p.ctx, d)
 	if err != nil {
@@ -222,7 +240,7 @@ func (p *pipeline) mr(proj gitlabtest.Project, iid int, action, sha string, mod 
 
 // waitGLStatus waits until the newest diffgate status of a commit
 // satisfies ok.
-func (p *pipeline) waitGLStatus(t *testing.T, proj gitlabtest.Project, sha, what string, ok func(gitlabtest.Status) bool) gitlabtest.Status {
+func (p *pipeline) waitGLStatus(t testing.TB, proj gitlabtest.Project, sha, what string, ok func(gitlabtest.Status) bool) gitlabtest.Status {
 	t.Helper()
 	var got gitlabtest.Status
 	bustest.WaitFor(t, patience, func() error {
@@ -238,7 +256,7 @@ func (p *pipeline) waitGLStatus(t *testing.T, proj gitlabtest.Project, sha, what
 // waitGLRun waits until a run of the head has started and shows on
 // GitLab as under way (GitLab keeps a status's first words while its
 // state does not change, so the words do not tell the stage).
-func (p *pipeline) waitGLRun(t *testing.T, proj gitlabtest.Project, iid int, sha string) {
+func (p *pipeline) waitGLRun(t testing.TB, proj gitlabtest.Project, iid int, sha string) {
 	t.Helper()
 	bustest.WaitFor(t, patience, func() error {
 		started := false
@@ -266,7 +284,7 @@ func (p *pipeline) checks(repo, sha string) []githubtest.CheckRun {
 
 // waitCheck waits until the head has exactly one check run and it
 // satisfies ok.
-func (p *pipeline) waitCheck(t *testing.T, repo, sha, what string, ok func(githubtest.CheckRun) bool) githubtest.CheckRun {
+func (p *pipeline) waitCheck(t testing.TB, repo, sha, what string, ok func(githubtest.CheckRun) bool) githubtest.CheckRun {
 	t.Helper()
 	var got githubtest.CheckRun
 	bustest.WaitFor(t, patience, func() error {
@@ -284,7 +302,7 @@ func (p *pipeline) waitCheck(t *testing.T, repo, sha, what string, ok func(githu
 
 // waitConclusion waits for the head's check run to complete with
 // conclusion.
-func (p *pipeline) waitConclusion(t *testing.T, repo, sha, conclusion string) githubtest.CheckRun {
+func (p *pipeline) waitConclusion(t testing.TB, repo, sha, conclusion string) githubtest.CheckRun {
 	t.Helper()
 	return p.waitCheck(t, repo, sha, "completed "+conclusion, func(c githubtest.CheckRun) bool {
 		return c.Status == "completed" && c.Conclusion == conclusion
@@ -292,7 +310,7 @@ func (p *pipeline) waitConclusion(t *testing.T, repo, sha, conclusion string) gi
 }
 
 // waitComments waits until the pull request's comments satisfy ok.
-func (p *pipeline) waitComments(t *testing.T, repo string, n int, what string, ok func([]githubtest.Comment) bool) []githubtest.Comment {
+func (p *pipeline) waitComments(t testing.TB, repo string, n int, what string, ok func([]githubtest.Comment) bool) []githubtest.Comment {
 	t.Helper()
 	var got []githubtest.Comment
 	bustest.WaitFor(t, patience, func() error {
@@ -317,7 +335,7 @@ func (p *pipeline) writes(id int64) []sandbox.Write {
 
 // stored returns the messages on subject whose run is of pull request n
 // of repository (host/path, as diffgate names it).
-func stored[T any](t *testing.T, p *pipeline, subject, repository string, n int) []T {
+func stored[T any](t testing.TB, p *pipeline, subject, repository string, n int) []T {
 	t.Helper()
 	var out []T
 	for _, raw := range gitlabtest.Stored[json.RawMessage](t, p.bus, subject) {
@@ -338,7 +356,7 @@ func stored[T any](t *testing.T, p *pipeline, subject, repository string, n int)
 }
 
 // msgIDs counts the messages of a subject by message id.
-func (p *pipeline) msgIDs(t *testing.T, subject string) map[string]int {
+func (p *pipeline) msgIDs(t testing.TB, subject string) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
@@ -370,7 +388,7 @@ func (p *pipeline) msgIDs(t *testing.T, subject string) map[string]int {
 
 // settled waits until a durable consumer has handled everything stored
 // before the call: then "nothing else happened" can be asserted.
-func (p *pipeline) settled(t *testing.T, consumer, subject string) {
+func (p *pipeline) settled(t testing.TB, consumer, subject string) {
 	t.Helper()
 	bustest.WaitFor(t, patience, func() error {
 		c, err := p.bus.JetStream().Consumer(p.ctx, p.bus.Name(bus.StreamOf(subject)), consumer)
@@ -389,7 +407,7 @@ func (p *pipeline) settled(t *testing.T, consumer, subject string) {
 }
 
 // get fetches a URL and returns the status and body.
-func get(t *testing.T, u string) (int, string) {
+func get(t testing.TB, u string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {

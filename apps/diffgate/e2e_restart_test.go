@@ -116,7 +116,7 @@ func killed(t *testing.T, build service.Builder) {
 		t.Errorf("%d check runs; want one", n)
 	}
 	cs := p.waitComments(t, ghPlain, n, "one", func(c []githubtest.Comment) bool { return len(c) == 1 })
-	checkComment(t, cs[0].Body, p.st.Project.Expect())
+	checkComment(t, cs[0].Body, sandbox.Sample().Expect())
 	if rs := stored[events.RunRequested](t, p, events.SubjectRunRequested, p.repo(events.GitHub, ghPlain), n); len(rs) != 1 {
 		t.Errorf("%d runs requested; want one", len(rs))
 	}

@@ -56,7 +56,7 @@ func TestEndToEnd(t *testing.T) {
 	p.st.GitLab.AddProject(glMarts)
 	p.st.GitLab.AddProject(glFork)
 	p.st.GitLab.AddProject(glGated)
-	figures := p.st.Project.Expect()
+	figures := sandbox.Sample().Expect()
 	differ := 0
 	for _, f := range figures {
 		if f.Differs() {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -278,6 +279,14 @@ func (p *Project) Tables(side Side) []*Table {
 	}
 	return out
 }
+
+// Build implements DBTProject.
+func (p *Project) Build(ctx context.Context, wh Warehouse, side Side, schema string) error {
+	return wh.Build(ctx, schema, p.Tables(side))
+}
+
+// HightouchModels implements DBTProject.
+func (p *Project) HightouchModels() []HightouchModel { return []HightouchModel{p.Hightouch} }
 
 // Table returns one model's table on a side.
 func (p *Project) Table(side Side, model string) *Table {

@@ -65,38 +65,42 @@ func newRecorder(gh *githubtest.Server) *Recorder {
 	target, _ := url.Parse(gh.URL)
 	r := &Recorder{gh: gh, changed: make(chan struct{})}
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var body []byte
-		if req.Method == http.MethodPost || req.Method == http.MethodPatch {
-			body, _ = io.ReadAll(req.Body)
-			req.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		proxy.ServeHTTP(sw, req)
-		if sw.code/100 == 2 && body != nil {
-			r.record(req.Method, req.URL.Path, body, sw.body.Bytes())
-		}
-	}))
+	proxy.Transport = recording{r: r, next: http.DefaultTransport}
+	r.srv = httptest.NewServer(proxy)
 	r.URL = r.srv.URL
 	return r
 }
 
 func (r *Recorder) close() { r.srv.Close() }
 
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-	body bytes.Buffer
+// recording records a write as soon as the stand-in has answered it: the
+// App may hang up before the proxy has passed on the whole answer.
+type recording struct {
+	r    *Recorder
+	next http.RoundTripper
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	w.code = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	w.body.Write(p)
-	return w.ResponseWriter.Write(p)
+func (t recording) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Method == http.MethodPost || req.Method == http.MethodPatch {
+		body, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || body == nil {
+		return resp, err
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(answer))
+	if resp.StatusCode/100 == 2 {
+		t.r.record(req.Method, req.URL.Path, body, answer)
+	}
+	return resp, nil
 }
 
 // record keeps one accepted write.

@@ -73,9 +73,22 @@ type Integration struct {
 	CI   CI
 }
 
+// DBTProject is a dbt project as the sandbox runs it: its manifests, its
+// builds in a warehouse, and the Hightouch models that read it.
+type DBTProject interface {
+	// Manifest is a side's manifest.json with relations in database and
+	// schema.
+	Manifest(side Side, database, schema string) []byte
+	// Build builds a side in schema: production builds every model, a
+	// pull request's CI run those it changes and what is downstream.
+	Build(ctx context.Context, wh Warehouse, side Side, schema string) error
+	// HightouchModels read the production relations.
+	HightouchModels() []HightouchModel
+}
+
 // Options of New.
 type Options struct {
-	Project   *Project
+	Project   DBTProject
 	Warehouse Warehouse
 	// Integrations default to one GitHub repository, acme/shop.
 	Integrations []Integration
@@ -115,7 +128,7 @@ type Stack struct {
 	ConfigPath string
 	Env        map[string]string
 
-	Project   *Project
+	Project   DBTProject
 	Warehouse Warehouse
 
 	o       Options
@@ -176,10 +189,11 @@ func New(ctx context.Context, o Options) (s *Stack, err error) {
 	s.Hightouch = hightouchtest.New(o.TB)
 	s.closers = append(s.closers, s.Hightouch.Close)
 	s.Hightouch.AddSource(hightouchtest.Source{ID: HightouchSrc, Name: "Warehouse", Type: o.Warehouse.Type()})
-	h := o.Project.Hightouch
-	s.Hightouch.AddModel(hightouchtest.Model{ID: h.ID, Name: h.Name, SourceID: HightouchSrc, PrimaryKey: h.PrimaryKey, SQL: h.SQL, Syncs: h.Syncs})
+	for _, h := range o.Project.HightouchModels() {
+		s.Hightouch.AddModel(hightouchtest.Model{ID: h.ID, Name: h.Name, SourceID: HightouchSrc, PrimaryKey: h.PrimaryKey, SQL: h.SQL, Syncs: h.Syncs})
+	}
 
-	if err := o.Warehouse.Build(ctx, ProdSchema, o.Project.Tables(Prod)); err != nil {
+	if err := o.Project.Build(ctx, o.Warehouse, Prod, ProdSchema); err != nil {
 		return nil, err
 	}
 	s.DBTCloud.AddRun(dbtcloudtest.Run{AccountID: AccountID, JobID: ArtifactsJobID, GitSHA: BaseSHA, GitBranch: "main",
@@ -295,7 +309,7 @@ func (s *Stack) BuildPR(ctx context.Context, provider events.Provider, pr int) e
 	if s.built[schema] {
 		return nil
 	}
-	if err := s.Warehouse.Build(ctx, schema, s.Project.Tables(PR)); err != nil {
+	if err := s.Project.Build(ctx, s.Warehouse, PR, schema); err != nil {
 		return err
 	}
 	s.built[schema] = true
