@@ -27,9 +27,10 @@ const (
 // GitLab projects: the default one in a nested group, a fork of it, and
 // one gated like acme/gated.
 var (
-	glMarts = gitlabtest.Project{ID: 4201, Path: "data/platform/marts"}
-	glFork  = gitlabtest.Project{ID: 4277, Path: "contributor/marts"}
-	glGated = gitlabtest.Project{ID: 4301, Path: "data/gated"}
+	glMarts  = gitlabtest.Project{ID: 4201, Path: "data/platform/marts"}
+	glFork   = gitlabtest.Project{ID: 4277, Path: "contributor/marts"}
+	glGated  = gitlabtest.Project{ID: 4301, Path: "data/gated"}
+	glStrict = gitlabtest.Project{ID: 4401, Path: "data/platform/strict"}
 )
 
 var ignored = []string{"*.md", "docs/**"}
@@ -41,6 +42,7 @@ func integrations() []sandbox.Integration {
 		{Name: "gated", Provider: events.GitHub, Path: ghGated, CI: sandbox.CI{PRLabel: label, FilesToIgnore: ignored}},
 		{Name: "marts", Provider: events.GitLab, Path: glMarts.Path},
 		{Name: "gated-gitlab", Provider: events.GitLab, Path: glGated.Path, CI: sandbox.CI{PRLabel: label, FilesToIgnore: ignored}},
+		{Name: "strict-gitlab", Provider: events.GitLab, Path: glStrict.Path, CI: sandbox.CI{FailOnPrimaryKeyIssues: true}},
 	}
 }
 
@@ -56,6 +58,7 @@ func TestEndToEnd(t *testing.T) {
 	p.st.GitLab.AddProject(glMarts)
 	p.st.GitLab.AddProject(glFork)
 	p.st.GitLab.AddProject(glGated)
+	p.st.GitLab.AddProject(glStrict)
 	figures := sandbox.Sample().Expect()
 	differ := 0
 	for _, f := range figures {
@@ -354,6 +357,21 @@ func TestEndToEnd(t *testing.T) {
 			checkComment(t, notes[0].Body, figures)
 			if words := strings.ToLower(notes[0].Body); !strings.Contains(words, "merge request") || strings.Contains(words, "pull request") {
 				t.Errorf("the note does not speak GitLab's words:\n%s", notes[0].Body)
+			}
+		})
+
+		t.Run("primary key issues fail the status when asked", func(t *testing.T) {
+			t.Parallel()
+			const iid = 211
+			sha := head(iid, 1)
+			p.ci(t, events.GitLab, iid, sha)
+			p.sendGL(t, gitlabtest.MergeRequestHook, p.mr(glStrict, iid, "open", sha, nil).Payload())
+			if st := p.st.GitLab.WaitStatus(t, glStrict.ID, sha, "failed"); !strings.Contains(st.Description, "Primary key issues") {
+				t.Errorf("the failed status says %q", st.Description)
+			}
+			notes := p.st.GitLab.WaitNotes(t, glStrict.ID, iid, "one", func(n []gitlabtest.Note) bool { return len(n) == 1 })
+			if !containsAll(notes[0].Body, "fail\\_on\\_primary\\_key\\_issues", fmt.Sprintf("%d MR rows have a duplicated key", figures[0].PRDuplicateRows)) {
+				t.Errorf("the note does not say why it fails:\n%s", notes[0].Body)
 			}
 		})
 
