@@ -247,7 +247,13 @@ func (p *Publisher) handleStatus(ctx context.Context, m *bus.Msg) error {
 		return nil
 	}
 
-	if err := p.o.Target.SetStatus(ctx, run, statusOf(st)); err != nil {
+	status := statusOf(st)
+	if p.o.Signer != nil {
+		// The details page says the run is under way and refreshes itself,
+		// so the link is useful before the report too.
+		status.DetailsURL = p.o.Signer.URL(p.o.PublicURL, run.ID(), "", p.o.Now().UTC())
+	}
+	if err := p.o.Target.SetStatus(ctx, run, status); err != nil {
 		return fmt.Errorf("publish: status of %s: %w", run, err)
 	}
 	rec.StatusAt, rec.Updated = st.At, p.o.Now().UTC()

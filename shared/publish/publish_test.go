@@ -207,8 +207,9 @@ func TestStatusesThenReport(t *testing.T) {
 	f.setHead(run)
 	t0 := time.Now()
 	f.status(run, "queued", "waiting for the dbt Cloud CI run", t0)
-	if st, n := f.vcs.last(run); n != 1 || st.State != publish.Queued || st.Title != "Waiting for the dbt Cloud CI run" || st.DetailsURL != "" {
-		t.Fatalf("status %+v (%d updates); want queued", st, n)
+	if st, n := f.vcs.last(run); n != 1 || st.State != publish.Queued || st.Title != "Waiting for the dbt Cloud CI run" ||
+		!strings.HasPrefix(st.DetailsURL, "https://diffgate.example.com/details/"+run.ID()+"?t=") {
+		t.Fatalf("status %+v (%d updates); want queued, linking to the run's details page", st, n)
 	}
 	f.status(run, "running", "diffing", t0.Add(time.Second))
 	rr := f.storeReport(reporttest.Diffs(run), run)
