@@ -12,9 +12,10 @@ import (
 // publishes a dead letter at once instead of retrying.
 var ErrPoison = errors.New("poison message")
 
-// ErrAckDeadline is the cause of a handler context that ran out of time:
-// the message's AckWait passed without InProgress, so the server is about
-// to redeliver it. It wraps context.DeadlineExceeded.
+// ErrAckDeadline is returned by Msg.InProgress when the handler's deadline
+// had already passed: the message's AckWait ran out without InProgress, so
+// the server is about to redeliver it. It wraps context.DeadlineExceeded,
+// which is also what the handler's context then reports.
 var ErrAckDeadline = fmt.Errorf("bus: ack deadline passed: %w", context.DeadlineExceeded)
 
 // Poison wraps err as poison (errors.Is(err, ErrPoison) holds).
