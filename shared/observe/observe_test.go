@@ -237,6 +237,20 @@ func TestServeLetsARequestInFlightFinish(t *testing.T) {
 	}()
 	<-entered
 	cancel()
+	// Hold the request until the shutdown has begun (the listener is
+	// closed), so that it is truly in flight when the server stops.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the server still accepts connections after its context was cancelled")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
+	}
 	close(release)
 	if body := <-got; body != "done" {
 		t.Errorf("request in flight got %q, want done", body)
