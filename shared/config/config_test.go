@@ -145,8 +145,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 			want: []string{`integrations[0].dbt_cloud.account_id (line 16): "one" is not a whole number`},
 		},
 		"bad duration": {
-			yaml: base + "    dbt_cloud_x: 1\n",
-			want: []string{`unknown key "dbt_cloud_x"`},
+			yaml: strings.Replace(base, "pr_job_id: 22}", "pr_job_id: 22, poll_interval: soon}", 1),
+			want: []string{`integrations[0].dbt_cloud.poll_interval (line 16): "soon" is not a duration (examples: 30s, 10m, 2h, 30d)`},
 		},
 		"required dbt cloud fields": {
 			yaml: strings.Replace(base, "{token: t, account_id: 1, artifacts_job_id: 11, pr_job_id: 22}", "{pr_job_id: 22, poll_interval: 1m, timeout: 30s}", 1),
