@@ -15,7 +15,6 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/observe"
-	"github.com/diffgate/diffgate/shared/prs"
 	"github.com/diffgate/diffgate/shared/report"
 )
 
@@ -273,15 +272,6 @@ func (t *turn) apply(ctx context.Context, next nextFunc) error {
 		}
 		return t.announce(ctx, n)
 	}
-}
-
-// ReadHead returns a PR's entry in events.BucketPRs, nil when it has none.
-func ReadHead(ctx context.Context, b *bus.Bus, prKey string) (*events.PRHead, error) {
-	kv, err := b.KV(ctx, events.BucketPRs)
-	if err != nil {
-		return nil, err
-	}
-	return prs.Head(ctx, kv, prKey)
 }
 
 func readHead(ctx context.Context, kv jetstream.KeyValue, key string) (*events.PRHead, uint64, error) {

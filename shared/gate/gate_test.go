@@ -16,6 +16,7 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/gate"
+	"github.com/diffgate/diffgate/shared/prs"
 	"github.com/diffgate/diffgate/shared/report"
 )
 
@@ -124,7 +125,11 @@ func (f *fixture) statuses() []events.RunStatus {
 
 func (f *fixture) head() *events.PRHead {
 	f.t.Helper()
-	h, err := gate.ReadHead(f.ctx, f.b, event("opened", "x", nil).Run.PRKey())
+	kv, err := f.b.KV(f.ctx, events.BucketPRs)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	h, err := prs.Head(f.ctx, kv, event("opened", "x", nil).Run.PRKey())
 	if err != nil {
 		f.t.Fatal(err)
 	}

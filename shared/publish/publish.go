@@ -32,8 +32,8 @@ import (
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/details"
 	"github.com/diffgate/diffgate/shared/events"
-	"github.com/diffgate/diffgate/shared/gate"
 	"github.com/diffgate/diffgate/shared/observe"
+	"github.com/diffgate/diffgate/shared/prs"
 	"github.com/diffgate/diffgate/shared/report"
 )
 
@@ -238,13 +238,15 @@ func (p *Publisher) handleStatus(ctx context.Context, m *bus.Msg) error {
 		log.Debug().Time("at", st.At).Time("shown", rec.StatusAt).Msg("publish: status older than the one shown; ignored")
 		return nil
 	}
-	head, err := gate.ReadHead(ctx, p.o.Bus, run.PRKey())
+	head, err := p.head(ctx, run)
 	if err != nil {
 		return err
 	}
-	if head != nil && (head.RunID != run.ID() || head.Closed) {
-		log.Debug().Str("current", head.RunID).Bool("closed", head.Closed).Msg("publish: status of a run that is no longer the pull request's current one; ignored")
-		return nil
+	if head != nil {
+		if why, stale := prs.Stale(*head, run.ID()); stale {
+			log.Debug().Str("current", head.RunID).Str("why", why).Msg("publish: status of a run that is no longer the pull request's current one; ignored")
+			return nil
+		}
 	}
 
 	status := statusOf(st)
@@ -308,7 +310,7 @@ func (p *Publisher) handleReport(ctx context.Context, m *bus.Msg) error {
 		log.Debug().Msg("publish: report already shown")
 		return nil
 	}
-	head, err := gate.ReadHead(ctx, p.o.Bus, run.PRKey())
+	head, err := p.head(ctx, run)
 	if err != nil {
 		return err
 	}
@@ -368,6 +370,16 @@ func (p *Publisher) handleReport(ctx context.Context, m *bus.Msg) error {
 	}
 	log.Info().Str("conclusion", string(st.Conclusion)).Msg("publish: report shown")
 	return nil
+}
+
+// head is the entry the gate keeps for run's pull request, nil when it has
+// none.
+func (p *Publisher) head(ctx context.Context, run events.Run) (*events.PRHead, error) {
+	kv, err := p.o.Bus.KV(ctx, events.BucketPRs)
+	if err != nil {
+		return nil, err
+	}
+	return prs.Head(ctx, kv, run.PRKey())
 }
 
 func (p *Publisher) loadReport(ctx context.Context, rr events.RunReport) (*report.Report, error) {
