@@ -18,7 +18,6 @@ import (
 
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
-	"github.com/diffgate/diffgate/shared/gate"
 	"github.com/diffgate/diffgate/shared/observe"
 	"github.com/diffgate/diffgate/shared/publish"
 	"github.com/diffgate/diffgate/shared/service"
@@ -56,27 +55,14 @@ func Build(ctx context.Context, env *service.Env) ([]service.Component, error) {
 	}
 	client := newClient(cc, gh.AppID, webHost)
 
-	signer, err := publish.Signer(ctx, env.Config)
-	if err != nil {
-		return nil, err
-	}
-	if err := publish.MountDetails(ctx, env, signer); err != nil {
-		return nil, err
-	}
 	hookLog := log.With().Str(observe.FieldComponent, "github-webhook").Logger()
 	env.Mux.Handle("POST "+githubapp.DefaultWebhookRoute, Webhook(&hookLog, gh.WebhookSecret.Value(), env.Bus, webHost, gh.AppID))
-
-	g, err := gate.New(gate.Options{Provider: events.GitHub, Bus: env.Bus, Config: env.Config, Files: client, Lookup: client})
-	if err != nil {
-		return nil, err
-	}
-	p, err := publish.New(publish.Options{Provider: events.GitHub, Bus: env.Bus, Target: client,
-		Signer: signer, PublicURL: env.PublicURL})
+	comps, err := publish.Components(ctx, env, publish.App{Provider: events.GitHub, Files: client, Lookup: client, Target: client})
 	if err != nil {
 		return nil, err
 	}
 	log.Info().Int64("app_id", gh.AppID).Str("api_url", gh.APIURL).Str("route", githubapp.DefaultWebhookRoute).Msg("github: App ready")
-	return []service.Component{g, p}, nil
+	return comps, nil
 }
 
 func privateKey(gh *config.GitHub) ([]byte, error) {
