@@ -9,14 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/internal/retry"
 )
@@ -60,10 +56,7 @@ type Client struct {
 	access string // scheme://host[/prefix], no trailing slash
 	api    string // access + "/api"
 	token  string
-	http   *http.Client
-	retry  RetryPolicy
-	sleep  func(context.Context, time.Duration) error
-	now    func() time.Time
+	loop   retry.Loop
 	// timeout bounds one attempt of an API call (not artifact downloads,
 	// which can be large and are bounded by the caller's context).
 	timeout time.Duration
@@ -73,7 +66,7 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client.
-func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.loop.HTTP = h } }
 
 // WithTimeout bounds each attempt of an API call (default 60 s); a
 // timed-out attempt is retried. Artifact downloads are bounded by the
@@ -82,16 +75,16 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = 
 
 // WithRetry sets the retry policy; zero fields keep their defaults.
 func WithRetry(p RetryPolicy) Option {
-	return func(c *Client) { c.retry = p.WithDefaults(defaultRetry) }
+	return func(c *Client) { c.loop.Policy = p.WithDefaults(defaultRetry) }
 }
 
 // WithSleep replaces the wait between retries, so tests need not wait.
 func WithSleep(sleep func(context.Context, time.Duration) error) Option {
-	return func(c *Client) { c.sleep = sleep }
+	return func(c *Client) { c.loop.Sleep = sleep }
 }
 
 // WithClock sets the clock used to read Retry-After dates.
-func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.loop.Now = now } }
 
 // New returns a client for the access URL (any form: cloud.getdbt.com,
 // emea.dbt.com, au.dbt.com, ACCOUNT.us1.dbt.com, a single-tenant host; with
@@ -104,14 +97,13 @@ func New(accessURL, token string, opts ...Option) (*Client, error) {
 	if strings.TrimSpace(token) == "" {
 		return nil, fmt.Errorf("%w: set dbt_cloud.token to a service token", ErrNoToken)
 	}
+	token = strings.TrimSpace(token)
 	c := &Client{
-		access:  access,
-		api:     access + "/api",
-		token:   strings.TrimSpace(token),
-		http:    &http.Client{},
-		retry:   defaultRetry,
-		sleep:   retry.Sleep,
-		now:     time.Now,
+		access: access,
+		api:    access + "/api",
+		token:  token,
+		loop: retry.Loop{Policy: defaultRetry, HTTP: &http.Client{}, Sleep: retry.Sleep, Now: time.Now,
+			Secret: token, Message: readMessage, Service: "dbt Cloud"},
 		timeout: time.Minute,
 	}
 	for _, o := range opts {
@@ -230,74 +222,26 @@ type resource struct {
 // request performs a GET with retries and returns the response with a
 // 2xx status; the caller closes the body.
 func (c *Client) request(ctx context.Context, path string, q url.Values, accept string, timeout time.Duration, res resource) (*http.Response, error) {
-	log := zerolog.Ctx(ctx)
 	u := c.api + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	var waited time.Duration
-	for attempt := 1; ; attempt++ {
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, timeout)
-		}
-		req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
-		if err != nil {
-			cancel()
-			return nil, c.fail(res, path, 0, attempt, "", fmt.Errorf("%w: %v", ErrBadResponse, err))
-		}
-		req.Header.Set("Authorization", "Token "+c.token)
-		req.Header.Set("Accept", accept)
-		req.Header.Set("User-Agent", "diffgate")
-		resp, err := c.http.Do(req)
-		var status int
-		var retryAfter string
-		var msg string
-		if err != nil {
-			cancel()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			msg = c.redact(networkError(err))
-		} else {
-			status = resp.StatusCode
-			if status >= 200 && status < 300 {
-				resp.Body = cancelOnClose{resp.Body, cancel}
-				return resp, nil
-			}
-			retryAfter = resp.Header.Get("Retry-After")
-			msg = c.redact(readMessage(resp.Body))
-			resp.Body.Close()
-			cancel()
-			if !retry.Retriable(status) {
-				return nil, c.statusError(res, path, status, attempt, msg)
-			}
-		}
-		wait, again, hint := c.retry.Next(attempt, waited, retryAfter, c.now())
-		if !again {
-			e := c.fail(res, path, status, attempt, msg, ErrUnavailable)
-			e.Hint = hint
-			return nil, e
-		}
-		log.Warn().Str("path", path).Int("status", status).Int("attempt", attempt).
-			Dur("wait", wait).Str("error", msg).Msg("dbt Cloud request failed, retrying")
-		if err := c.sleep(ctx, wait); err != nil {
-			return nil, err
-		}
-		waited += wait
+	h := http.Header{"Authorization": {"Token " + c.token}, "Accept": {accept}, "User-Agent": {"diffgate"}}
+	resp, err := c.loop.Get(ctx, u, h, timeout)
+	var f *retry.Failure
+	switch {
+	case err == nil:
+		return resp, nil
+	case errors.As(err, &f) && f.Exhausted():
+		e := c.fail(res, path, f.Status, f.Attempts, f.Message, ErrUnavailable)
+		e.Hint = f.Hint
+		return nil, e
+	case f != nil:
+		return nil, c.statusError(res, path, f.Status, f.Attempts, f.Message)
+	case ctx.Err() != nil:
+		return nil, err
 	}
-}
-
-// cancelOnClose ends an attempt's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
+	return nil, c.fail(res, path, 0, 1, "", fmt.Errorf("%w: %v", ErrBadResponse, err))
 }
 
 func (c *Client) statusError(res resource, path string, status, attempts int, msg string) *APIError {
@@ -330,34 +274,20 @@ func (c *Client) fail(res resource, path string, status, attempts int, msg strin
 // body, a transport error), in case it was echoed.
 func (c *Client) redact(s string) string { return retry.Redact(s, c.token) }
 
-func networkError(err error) string {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error() // the URL carries no secret, but it is noise
-	}
-	return err.Error()
-}
-
 // readMessage extracts dbt Cloud's status message from an error body.
-func readMessage(body io.Reader) string {
-	b := retry.ErrorBody(body)
+func readMessage(b []byte) string {
 	var env envelope[json.RawMessage]
-	if json.Unmarshal(b, &env) == nil {
-		if m := env.Status.UserMessage; m != "" {
-			if d := env.Status.DeveloperMessage; d != "" && d != m {
-				return m + " " + d
-			}
-			return m
-		}
-		if env.Status.DeveloperMessage != "" {
-			return env.Status.DeveloperMessage
-		}
+	if json.Unmarshal(b, &env) != nil {
+		return ""
 	}
-	return retry.PlainMessage(b)
+	m, d := env.Status.UserMessage, env.Status.DeveloperMessage
+	switch {
+	case m == "":
+		return d
+	case d == "" || d == m:
+		return m
+	}
+	return m + " " + d
 }
 
 // getJSON performs a GET and decodes the envelope's data into out.

@@ -1,18 +1,16 @@
 package hightouch
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/internal/retry"
 )
@@ -45,10 +43,7 @@ var defaultRetry = RetryPolicy{MaxAttempts: 5, MaxWait: time.Minute, BaseDelay: 
 type Client struct {
 	base  string
 	token string
-	http  *http.Client
-	retry RetryPolicy
-	sleep func(context.Context, time.Duration) error
-	now   func() time.Time
+	loop  retry.Loop
 }
 
 // Option configures a Client.
@@ -60,16 +55,16 @@ func WithBaseURL(u string) Option {
 }
 
 // WithHTTPClient sets the HTTP client.
-func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.loop.HTTP = h } }
 
 // WithRetry sets the retry policy; zero fields keep their defaults.
 func WithRetry(p RetryPolicy) Option {
-	return func(c *Client) { c.retry = p.WithDefaults(defaultRetry) }
+	return func(c *Client) { c.loop.Policy = p.WithDefaults(defaultRetry) }
 }
 
 // WithSleep replaces the wait between retries (for tests).
 func WithSleep(f func(context.Context, time.Duration) error) Option {
-	return func(c *Client) { c.sleep = f }
+	return func(c *Client) { c.loop.Sleep = f }
 }
 
 // New returns a client for the workspace API key.
@@ -78,8 +73,9 @@ func New(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: set hightouch.token to a workspace API key", ErrNoToken)
 	}
-	c := &Client{base: DefaultBaseURL, token: token, http: &http.Client{Timeout: time.Minute},
-		retry: defaultRetry, sleep: retry.Sleep, now: time.Now}
+	c := &Client{base: DefaultBaseURL, token: token, loop: retry.Loop{Policy: defaultRetry,
+		HTTP: &http.Client{Timeout: time.Minute}, Sleep: retry.Sleep, Now: time.Now,
+		Secret: token, Message: readMessage, Service: "Hightouch"}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -119,62 +115,30 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel.
 func (e *APIError) Unwrap() error { return e.err }
 
-func (c *Client) redact(s string) string { return retry.Redact(s, c.token) }
-
 // get performs a GET with retries and decodes the JSON body into out.
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	var waited time.Duration
-	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return &APIError{Path: path, Attempts: attempt, err: fmt.Errorf("%w: %v", ErrBadResponse, err)}
-		}
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		req.Header.Set("Accept", "application/json")
-		resp, err := c.http.Do(req)
-		var status int
-		var msg, retryAfter string
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			msg = c.redact(err.Error())
-		} else {
-			status = resp.StatusCode
-			if status >= 200 && status < 300 {
-				defer resp.Body.Close()
-				if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-					return &APIError{Path: path, StatusCode: status, Attempts: attempt,
-						err: fmt.Errorf("%w: %v", ErrBadResponse, err)}
-				}
-				return nil
-			}
-			retryAfter = resp.Header.Get("Retry-After")
-			msg = c.redact(readMessage(resp.Body))
-			resp.Body.Close()
-			if !retry.Retriable(status) {
-				return c.statusError(path, status, attempt, msg)
-			}
-		}
-		wait, again, hint := c.retry.Next(attempt, waited, retryAfter, c.now())
-		if !again {
-			return &APIError{Path: path, StatusCode: status, Attempts: attempt, Message: msg, Hint: hint, err: ErrUnavailable}
-		}
-		zerolog.Ctx(ctx).Warn().Str("path", path).Int("status", status).Int("attempt", attempt).
-			Dur("wait", wait).Msg("Hightouch request failed, retrying")
-		if err := c.sleep(ctx, wait); err != nil {
-			return err
-		}
-		waited += wait
+	h := http.Header{"Authorization": {"Bearer " + c.token}, "Accept": {"application/json"}}
+	resp, err := c.loop.Get(ctx, u, h, 0)
+	var f *retry.Failure
+	switch {
+	case errors.As(err, &f) && f.Exhausted():
+		return &APIError{Path: path, StatusCode: f.Status, Attempts: f.Attempts, Message: f.Message, Hint: f.Hint, err: ErrUnavailable}
+	case f != nil:
+		return c.statusError(path, f.Status, f.Attempts, f.Message)
+	case err != nil && ctx.Err() != nil:
+		return err
+	case err != nil:
+		return &APIError{Path: path, Attempts: 1, err: fmt.Errorf("%w: %v", ErrBadResponse, err)}
 	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return &APIError{Path: path, StatusCode: resp.StatusCode, Attempts: 1, err: fmt.Errorf("%w: %v", ErrBadResponse, err)}
+	}
+	return nil
 }
 
 func (c *Client) statusError(path string, status, attempts int, msg string) error {
@@ -194,21 +158,17 @@ func (c *Client) statusError(path string, status, attempts int, msg string) erro
 	return e
 }
 
-func readMessage(r io.Reader) string {
-	b := retry.ErrorBody(r)
+// readMessage is what a Hightouch error body says.
+func readMessage(b []byte) string {
 	var m struct {
 		Message string `json:"message"`
 		Error   string `json:"error"`
 		Details string `json:"details"`
 	}
-	if json.Unmarshal(b, &m) == nil {
-		for _, s := range []string{m.Message, m.Error, m.Details} {
-			if s != "" {
-				return s
-			}
-		}
+	if json.Unmarshal(b, &m) != nil {
+		return ""
 	}
-	return retry.PlainMessage(b)
+	return cmp.Or(m.Message, m.Error, m.Details)
 }
 
 // list pages through a list endpoint until a short page arrives.
