@@ -139,6 +139,7 @@ func writeImpactText(w io.Writer, p *events.Plan, prod, pr *dbt.Manifest) error 
 		notes = append(notes, s)
 		return fmt.Sprintf("[%d]", len(notes))
 	}
+	name := nodeNames(p)
 	if len(p.Models) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -149,7 +150,7 @@ func writeImpactText(w io.Writer, p *events.Plan, prod, pr *dbt.Manifest) error 
 			case events.ChangeModified:
 				why = "modified: " + strings.Join(m.Reasons, ", ")
 			case events.ChangeDownstream:
-				why = "downstream of " + shortList(names(p, m.Upstream), 2)
+				why = "downstream of " + shortList(name(m.Upstream), 2)
 			}
 			diff := "yes"
 			if !m.Diff {
@@ -183,7 +184,7 @@ func writeImpactText(w io.Writer, p *events.Plan, prod, pr *dbt.Manifest) error 
 	if len(p.Exposures) > 0 {
 		fmt.Fprintln(w, "\nExposures downstream:")
 		for _, e := range p.Exposures {
-			line := fmt.Sprintf("  %s (%s) reads %s", e.Name, orDash(e.Type), strings.Join(names(p, e.Upstream), ", "))
+			line := fmt.Sprintf("  %s (%s) reads %s", e.Name, orDash(e.Type), strings.Join(name(e.Upstream), ", "))
 			if e.Owner != "" {
 				line += "; owner " + e.Owner
 			}
@@ -199,20 +200,24 @@ func writeImpactText(w io.Writer, p *events.Plan, prod, pr *dbt.Manifest) error 
 	return nil
 }
 
-// names turns unique_ids into the names the plan shows.
-func names(p *events.Plan, ids []string) []string {
-	byID := map[string]string{}
+// nodeNames returns a function that turns unique_ids into the names the
+// plan shows. The lineage is indexed once: a table row per model, each
+// indexing it again, made the text of a 10,000-model plan take seconds.
+func nodeNames(p *events.Plan) func(ids []string) []string {
+	byID := make(map[string]string, len(p.Lineage.Nodes))
 	for _, n := range p.Lineage.Nodes {
 		byID[n.ID] = n.Name
 	}
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id
-		if n := byID[id]; n != "" {
-			out[i] = n
+	return func(ids []string) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = id
+			if n := byID[id]; n != "" {
+				out[i] = n
+			}
 		}
+		return out
 	}
-	return out
 }
 
 func shortList(ss []string, n int) string {
