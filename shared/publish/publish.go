@@ -105,8 +105,10 @@ type Options struct {
 	PublicURL string
 	// Flavor of the comment's Markdown; default the provider's.
 	Flavor report.Flavor
-	// MaxComment bounds the comment body in bytes; default the
-	// provider's limit (report.MaxGitHubComment, report.MaxGitLabNote).
+	// MaxComment bounds the comment body in bytes; 0 means
+	// report.DefaultCommentLimit, the same for both providers (a longer
+	// GitLab note is allowed but not read). The provider's own limit
+	// caps it.
 	MaxComment int
 	// LeaseTTL: default DefaultLeaseTTL.
 	LeaseTTL time.Duration
@@ -135,12 +137,6 @@ func New(o Options) (*Publisher, error) {
 		o.Flavor = report.FlavorGitHub
 		if o.Provider == events.GitLab {
 			o.Flavor = report.FlavorGitLab
-		}
-	}
-	if o.MaxComment <= 0 {
-		o.MaxComment = report.MaxGitHubComment
-		if o.Provider == events.GitLab {
-			o.MaxComment = report.MaxGitLabNote
 		}
 	}
 	if o.LeaseTTL <= 0 {

@@ -440,3 +440,23 @@ func TestConsumesFromTheStreams(t *testing.T) {
 		return nil
 	})
 }
+
+// A GitLab note could hold a million characters, but the comment folds
+// detail into the details page at the same size on both providers
+// (report.DefaultCommentLimit), as the docs promise.
+func TestGitLabCommentFoldsLikeGitHubs(t *testing.T) {
+	f := newFixture(t)
+	p, err := publish.New(publish.Options{Provider: events.GitLab, Bus: f.b, Target: f.vcs, Signer: f.signer, PublicURL: publicURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := reporttest.GitLabRun()
+	if err := p.HandleReport(f.ctx, f.msg(f.storeReport(reporttest.Big(500), run))); err != nil {
+		t.Fatal(err)
+	}
+	body, writes := f.vcs.comment(run)
+	if writes != 1 || len(body) > report.DefaultCommentLimit || !strings.Contains(body, "more models on the [details page]") {
+		t.Errorf("note written %d times, %d bytes; want one note within %d bytes that points to the details page",
+			writes, len(body), report.DefaultCommentLimit)
+	}
+}
