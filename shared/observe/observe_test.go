@@ -259,15 +259,3 @@ func TestServeLetsARequestInFlightFinish(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
-
-func TestListenAndServeNamesTheAddress(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	err = observe.ListenAndServe(context.Background(), &http.Server{Addr: ln.Addr().String()}, time.Second)
-	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
-		t.Fatalf("err = %v, want the address in use named", err)
-	}
-}

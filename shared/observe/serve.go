@@ -11,16 +11,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// ListenAndServe listens on srv.Addr and serves until ctx is done (see
-// Serve).
-func ListenAndServe(ctx context.Context, srv *http.Server, grace time.Duration) error {
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return fmt.Errorf("http: listen on %s: %w", srv.Addr, err)
-	}
-	return Serve(ctx, srv, ln, grace)
-}
-
 // Serve serves srv on ln until ctx is done, then shuts it down, giving
 // requests in flight up to grace to finish. It returns nil after a clean
 // shutdown and the server's error if it stopped for another reason.
