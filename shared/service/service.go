@@ -19,7 +19,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/config"
@@ -36,15 +35,11 @@ type Component interface {
 
 // Env is what components are built from.
 type Env struct {
-	Config   *config.Config
-	Bus      *bus.Bus
-	Metrics  *observe.Metrics
-	Registry *prometheus.Registry
+	Config *config.Config
+	Bus    *bus.Bus
 	// Mux receives the component's HTTP routes (webhooks, pages). Health
 	// and metrics routes are already on it.
 	Mux *http.ServeMux
-	// Health takes extra readiness checks.
-	Health *observe.Health
 	// PublicURL is where this server is reached (config, or the listen
 	// address when none is configured).
 	PublicURL string
@@ -157,10 +152,7 @@ func Run(ctx context.Context, o Options) error {
 	health := observe.NewHealth()
 	health.AddCheck("nats", b.Ready)
 	health.Register(mux, reg)
-	env := &Env{
-		Config: cfg, Bus: b, Metrics: metrics, Registry: reg,
-		Mux: mux, Health: health, PublicURL: cfg.Server.PublicURL,
-	}
+	env := &Env{Config: cfg, Bus: b, Mux: mux, PublicURL: cfg.Server.PublicURL}
 
 	ln := o.Listener
 	if ln == nil {
@@ -237,9 +229,6 @@ func Run(ctx context.Context, o Options) error {
 	log.Info().Msg("stopped")
 	return errors.Join(errs...)
 }
-
-// Logger is a convenience for components: the logger of ctx.
-func Logger(ctx context.Context) *zerolog.Logger { return zerolog.Ctx(ctx) }
 
 // missingParts says, once at start, what keeps a config from diffing any
 // pull request, in the words of the keys to add.
