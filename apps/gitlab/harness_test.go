@@ -213,18 +213,7 @@ func (h *bot) notes() []gitlabtest.Note { return h.gl.BotNotes(target.ID, iid) }
 func (h *bot) settled(consumer, subject string) {
 	h.t.Helper()
 	bustest.WaitFor(h.t, gitlabtest.Patience, func() error {
-		c, err := h.b.JetStream().Consumer(h.ctx, h.b.Name(bus.StreamOf(subject)), consumer)
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(h.ctx)
-		if err != nil {
-			return err
-		}
-		if info.NumPending+uint64(info.NumAckPending) > 0 {
-			return fmt.Errorf("%s: %d pending, %d unacknowledged", consumer, info.NumPending, info.NumAckPending)
-		}
-		return nil
+		return bustest.Idle(h.t, h.b, bus.StreamOf(subject), consumer)
 	})
 }
 

@@ -59,13 +59,8 @@ func (h *harness) cancelled() []events.RunCancelled {
 // stored for it: then "nothing changed" can be asserted.
 func (h *harness) drained(consumer string) {
 	h.t.Helper()
-	h.waitFor(consumer+" drained", func() bool {
-		c, err := h.b.JetStream().Consumer(h.ctx, h.b.Name(bus.StreamOf(events.SubjectRunStatusPrefix)), consumer)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(h.ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	bustest.WaitFor(h.t, 20*time.Second, func() error {
+		return bustest.Idle(h.t, h.b, bus.StreamOf(events.SubjectRunStatusPrefix), consumer)
 	})
 }
 
