@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Secret holds a credential. Every way of printing or encoding it yields
@@ -62,6 +64,15 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // MarshalYAML is redacted.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// UnmarshalYAML reads a secret scalar.
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected a string")
+	}
+	*s = NewSecret(n.Value)
+	return nil
+}
 
 // Redact replaces every occurrence of the secrets' values in text. Use it
 // on text that may quote a credential back, e.g. a driver's error message

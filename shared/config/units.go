@@ -117,12 +117,3 @@ func (b ByteSize) String() string {
 	}
 	return strconv.FormatInt(int64(b), 10)
 }
-
-// UnmarshalYAML reads a secret scalar.
-func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("expected a string")
-	}
-	*s = NewSecret(n.Value)
-	return nil
-}
