@@ -328,7 +328,7 @@ func buildRun(r *report.Report, modelURL func(string) string) *runView {
 		for _, a := range p.Exposures {
 			v.Exposures = append(v.Exposures, assetView{Name: a.Name, URL: a.URL, Type: a.Type, Owner: a.Owner, Reads: names(p, a.Upstream)})
 		}
-		v.Hightouch = buildHightouch(p, models)
+		v.Hightouch = buildHightouch(r)
 	}
 	return v
 }
@@ -540,48 +540,24 @@ func buildLineage(r *report.Report, p *events.Plan, modelURL func(string) string
 	return rows, reach
 }
 
-func buildHightouch(p *events.Plan, models []report.Model) []assetView {
+func buildHightouch(r *report.Report) []assetView {
 	var out []assetView
-	syncsOf := func(id string, ids []int64) []string {
-		var s []string
-		for _, a := range p.Hightouch {
-			if a.Kind != "hightouch_sync" {
-				continue
+	for _, h := range r.HightouchModels() {
+		var syncs []string
+		for _, s := range h.Syncs {
+			name := s.Name
+			if s.Type != "" {
+				name += " → " + s.Type
 			}
-			for _, up := range a.Upstream {
-				if up == id {
-					name := a.Name
-					if a.Type != "" {
-						name += " → " + a.Type
-					}
-					s = append(s, name)
-				}
+			syncs = append(syncs, name)
+		}
+		if len(syncs) == 0 {
+			for _, id := range h.SyncIDs {
+				syncs = append(syncs, fmt.Sprintf("sync %d", id))
 			}
 		}
-		if len(s) == 0 {
-			for _, n := range ids {
-				s = append(s, fmt.Sprintf("sync %d", n))
-			}
-		}
-		return s
-	}
-	inPlan := map[string]bool{}
-	for i := range models {
-		m := &models[i]
-		if m.Planned == nil || m.Planned.Kind != events.KindHightouch {
-			continue
-		}
-		inPlan[m.ID] = true
-		out = append(out, assetView{Name: m.Name, Reads: names(p, m.Planned.Upstream), Owner: m.Planned.Owner,
-			Syncs: syncsOf(m.ID, m.Planned.Syncs)})
-	}
-	for _, a := range p.Hightouch {
-		// A planned model's asset is the same model, listed above.
-		if a.Kind == "hightouch_sync" || inPlan[a.ID] {
-			continue
-		}
-		out = append(out, assetView{Name: a.Name, URL: a.URL, Type: a.Type, Owner: a.Owner,
-			Reads: names(p, a.Upstream), Syncs: syncsOf(a.ID, nil)})
+		out = append(out, assetView{Name: h.Name, URL: h.URL, Type: h.Type, Owner: h.Owner,
+			Reads: names(r.Plan, h.Upstream), Syncs: syncs})
 	}
 	return out
 }

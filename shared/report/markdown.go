@@ -785,24 +785,8 @@ func (w *writer) impact() {
 			down = append(down, &w.models[i])
 		}
 	}
-	var planned []*Model // Hightouch models that were diffed
-	inPlan := map[string]bool{}
-	for i := range w.models {
-		if m := &w.models[i]; m.Planned != nil && m.Planned.Kind == events.KindHightouch {
-			planned = append(planned, m)
-			inPlan[m.ID] = true
-		}
-	}
-	var htModels, htSyncs []events.Asset
-	for _, a := range p.Hightouch {
-		switch {
-		case a.Kind == "hightouch_sync":
-			htSyncs = append(htSyncs, a)
-		case !inPlan[a.ID]: // a planned model's asset is the same model
-			htModels = append(htModels, a)
-		}
-	}
-	nHT := len(htModels) + len(planned)
+	hts := w.r.HightouchModels()
+	nHT := len(hts)
 	if len(down) == 0 && len(p.Exposures) == 0 && nHT == 0 && len(p.Lineage.Nodes) == 0 {
 		return
 	}
@@ -864,38 +848,22 @@ func (w *writer) impact() {
 	if nHT > 0 {
 		w.line("**Hightouch models and their syncs:**")
 		w.line("")
-		type ht struct {
-			id, name, url string
-			syncIDs       []int64
-		}
-		var all []ht
-		for _, m := range planned {
-			all = append(all, ht{id: m.ID, name: m.Name, syncIDs: m.Planned.Syncs})
-		}
-		for _, a := range htModels {
-			all = append(all, ht{id: a.ID, name: a.Name, url: a.URL})
-		}
-		n := w.cap(len(all), 30)
-		for _, h := range all[:n] {
+		n := w.cap(len(hts), 30)
+		for _, h := range hts[:n] {
 			var syncs []string
-			for _, s := range htSyncs {
-				for _, up := range s.Upstream {
-					if up == h.id {
-						name := link(w.clipText(s.Name), s.URL)
-						if s.Type != "" {
-							name += " → " + Text(s.Type)
-						}
-						syncs = append(syncs, name)
-						break
-					}
+			for _, s := range h.Syncs {
+				name := link(w.clipText(s.Name), s.URL)
+				if s.Type != "" {
+					name += " → " + Text(s.Type)
 				}
+				syncs = append(syncs, name)
 			}
 			if len(syncs) == 0 {
-				for _, id := range h.syncIDs {
+				for _, id := range h.SyncIDs {
 					syncs = append(syncs, fmt.Sprintf("sync %d", id))
 				}
 			}
-			s := "- " + link(w.code(h.name), h.url)
+			s := "- " + link(w.code(h.Name), h.URL)
 			if len(syncs) > 0 {
 				s += ", syncs: " + strings.Join(syncs, ", ")
 			} else {
@@ -903,7 +871,7 @@ func (w *writer) impact() {
 			}
 			w.line(s)
 		}
-		w.more(len(all)-n, "Hightouch model", "Hightouch models")
+		w.more(len(hts)-n, "Hightouch model", "Hightouch models")
 		w.line("")
 	}
 	if w.level < 2 {
