@@ -2,8 +2,6 @@ package gitlab
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,12 +13,7 @@ import (
 // fixture reads a payload captured from a real GitLab instance.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := fixtures.Dir(t, "gitlab")
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return fixtures.Read(t, "gitlab", name)
 }
 
 // got is what a test compares of one normalised event.
