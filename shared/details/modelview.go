@@ -148,7 +148,7 @@ func buildModel(r *report.Report, m *report.Model, full *datadiff.Result, fullGo
 			}
 		}
 		side("Production", pm.Prod, pm.ProdQuery)
-		side(capital(w.PR), pm.PR, pm.PRQuery)
+		side(report.UpperFirst(w.PR), pm.PR, pm.PRQuery)
 		if len(pm.PrimaryKey) > 0 {
 			val := strings.Join(pm.PrimaryKey, ", ")
 			if pm.PrimaryKeyRule != "" {

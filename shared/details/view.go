@@ -186,7 +186,7 @@ func buildRun(r *report.Report, modelURL func(string) string) *runView {
 		v.Heading += ": " + r.Run.Title
 	}
 	v.PR = link{Text: fmt.Sprintf("%s %s%d", r.Run.Repository, w.Ref, r.Run.PR), URL: r.Run.URL}
-	v.Facts = append(v.Facts, fact{Term: capital(w.PR), Value: v.PR.Text, Link: r.Run.URL})
+	v.Facts = append(v.Facts, fact{Term: report.UpperFirst(w.PR), Value: v.PR.Text, Link: r.Run.URL})
 	ref := func(branch, sha string) fact {
 		val := events.Short(sha)
 		if branch != "" {
@@ -331,13 +331,6 @@ func buildRun(r *report.Report, modelURL func(string) string) *runView {
 		v.Hightouch = buildHightouch(r)
 	}
 	return v
-}
-
-func capital(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func buildRow(m *report.Model, u string, w report.Words) modelRow {

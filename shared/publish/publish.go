@@ -23,8 +23,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -275,7 +273,7 @@ func statusOf(st events.RunStatus) Status {
 	if st.Total > 0 && !strings.Contains(msg, fmt.Sprintf("%d/%d", st.Done, st.Total)) {
 		msg = fmt.Sprintf("%s (%d/%d)", msg, st.Done, st.Total)
 	}
-	title := upperFirst(msg)
+	title := report.UpperFirst(msg)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\nCommit %s", report.Text(title), report.Code(st.Run.ShortSHA()))
 	if u := report.SafeURL(st.Link); u != "" {
@@ -284,9 +282,9 @@ func statusOf(st events.RunStatus) Status {
 	b.WriteString("\n")
 	return Status{
 		State:       state,
-		Title:       clip(title, report.MaxTitle),
+		Title:       report.Clip(title, report.MaxTitle),
 		Summary:     b.String(),
-		Description: clip(title, report.MaxSummary),
+		Description: report.Clip(title, report.MaxSummary),
 	}
 }
 
@@ -325,12 +323,12 @@ func (p *Publisher) handleReport(ctx context.Context, m *bus.Msg) error {
 	if err != nil && !errors.Is(err, details.ErrNotFound) {
 		return err
 	}
-	st := Status{State: Completed, Conclusion: rr.Conclusion, Title: clip(rr.Title, report.MaxTitle),
-		Summary: report.Text(rr.Summary), Description: clip(rr.Summary, report.MaxSummary), DetailsURL: detailsURL}
+	st := Status{State: Completed, Conclusion: rr.Conclusion, Title: report.Clip(rr.Title, report.MaxTitle),
+		Summary: report.Text(rr.Summary), Description: report.Clip(rr.Summary, report.MaxSummary), DetailsURL: detailsURL}
 	var body string
 	if r != nil {
 		r.DetailsURL = detailsURL
-		st.Title = clip(r.Title, report.MaxTitle)
+		st.Title = report.Clip(r.Title, report.MaxTitle)
 		st.Summary = report.CheckSummary(r, report.Options{Flavor: p.o.Flavor, ModelURL: modelURL})
 		st.Description = report.Description(r, report.MaxSummary)
 		body = report.Markdown(r, report.Options{Flavor: p.o.Flavor, MaxLen: p.o.MaxComment, ModelURL: modelURL})
@@ -529,26 +527,4 @@ func (p *Publisher) lease(ctx context.Context, kv jetstream.KeyValue, prKey stri
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("publish: release lease; it expires by itself")
 		}
 	}, nil
-}
-
-// upperFirst capitalises the first letter, except that of dbt, which is
-// always written in lower case.
-func upperFirst(s string) string {
-	if s == "dbt" || strings.HasPrefix(s, "dbt ") || strings.HasPrefix(s, "dbt'") {
-		return s
-	}
-	r, n := utf8.DecodeRuneInString(s)
-	if r == utf8.RuneError {
-		return s
-	}
-	return string(unicode.ToUpper(r)) + s[n:]
-}
-
-// clip shortens s to at most max characters, with an ellipsis.
-func clip(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	rs := []rune(s)
-	return string(rs[:max-1]) + "…"
 }

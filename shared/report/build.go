@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/diffgate/diffgate/shared/datadiff"
@@ -303,7 +304,7 @@ func headline(r *Report) (title, summary string) {
 	default:
 		title, summary = diffHeadline(r)
 	}
-	return clip(oneLine(title), MaxTitle), clip(strings.TrimSpace(oneLine(summary)), MaxSummary)
+	return Clip(oneLine(title), MaxTitle), Clip(strings.TrimSpace(oneLine(summary)), MaxSummary)
 }
 
 func failureHeadline(r *Report) (string, string) {
@@ -447,29 +448,34 @@ func pick(c bool, a, b string) string {
 	return b
 }
 
-// sentence starts s with a capital and ends it with a full stop unless it
-// has one.
+// sentence starts s with a capital (UpperFirst) and ends it with a full
+// stop unless it has one.
 func sentence(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	// "dbt" keeps its small letter wherever it stands.
-	if !strings.HasPrefix(s, "dbt ") {
-		r, n := utf8.DecodeRuneInString(s)
-		s = strings.ToUpper(string(r)) + s[n:]
-	}
-	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
+	s = UpperFirst(strings.TrimSpace(s))
+	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
 		return s
 	}
 	return s + "."
 }
 
+// UpperFirst capitalises the first letter of s, except that of dbt, which
+// is always written in lower case: "dbt Cloud run #12 failed".
+func UpperFirst(s string) string {
+	if s == "dbt" || strings.HasPrefix(s, "dbt ") || strings.HasPrefix(s, "dbt'") {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
 // oneLine folds whitespace runs (newlines included) into single spaces.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// clip cuts s to at most n runes, ending with "…" when cut.
-func clip(s string, n int) string {
+// Clip cuts s to at most n characters, ending with "…" when cut.
+func Clip(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}

@@ -148,3 +148,20 @@ func withKeyIssues() report.Input {
 	res.Prod.KeyNulls, res.Prod.DuplicateRows, res.PR.KeyNulls = 1, 2, 5
 	return in
 }
+
+// Titles and sentences start with a capital, except where the name that
+// starts them is written in lower case: dbt.
+func TestUpperFirst(t *testing.T) {
+	for in, want := range map[string]string{
+		"pull request":                     "Pull request",
+		"ändern":                           "Ändern",
+		"dbt Cloud run #12 failed":         "dbt Cloud run #12 failed",
+		"dbt's manifest could not be read": "dbt's manifest could not be read",
+		"dbtx is not dbt":                  "Dbtx is not dbt",
+		"":                                 "",
+	} {
+		if got := report.UpperFirst(in); got != want {
+			t.Errorf("UpperFirst(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

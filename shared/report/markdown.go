@@ -77,7 +77,7 @@ func Description(r *Report, max int) string {
 	if r.Summary != "" && r.Summary != r.Title {
 		s += ". " + r.Summary
 	}
-	return clip(oneLine(s), max)
+	return Clip(oneLine(s), max)
 }
 
 func fit(r *Report, opt Options, check bool) string {
@@ -233,10 +233,10 @@ func (w *writer) clipText(s string) string {
 	if w.level >= 2 {
 		n = 300
 	}
-	return Text(clip(oneLine(s), n))
+	return Text(Clip(oneLine(s), n))
 }
 
-func (w *writer) code(s string) string { return Code(clip(s, 200)) }
+func (w *writer) code(s string) string { return Code(Clip(s, 200)) }
 
 // prose is clipText for diffgate's own sentences that quote values.
 func (w *writer) prose(s string) string {
@@ -244,7 +244,7 @@ func (w *writer) prose(s string) string {
 	if w.level >= 2 {
 		n = 300
 	}
-	return Prose(clip(oneLine(s), n))
+	return Prose(Clip(oneLine(s), n))
 }
 
 func (w *writer) modelName(m *Model) string {
@@ -283,7 +283,7 @@ func (w *writer) header() {
 		if r.Summary != "" && r.Outcome == OutcomeDiffed {
 			w.para(w.prose(r.Summary))
 		}
-		w.line("| | Base | " + capitalize(w.words.PR) + " |")
+		w.line("| | Base | " + UpperFirst(w.words.PR) + " |")
 		w.line("|---|---|---|")
 		if r.Run.BaseRef != "" || r.Run.HeadRef != "" {
 			w.line("| Branch | " + orDash(r.Run.BaseRef, w.code) + " | " + orDash(r.Run.HeadRef, w.code) + " |")
@@ -639,7 +639,7 @@ func (w *writer) modelTable(m *Model) {
 	if len(meta) > 0 {
 		w.para(strings.Join(meta, " · "))
 	}
-	w.line("| | Production | " + capitalize(w.words.PR) + " | Difference |")
+	w.line("| | Production | " + UpperFirst(w.words.PR) + " | Difference |")
 	w.line("|---|--:|--:|--:|")
 	diff := human.Signed(res.PR.Rows - res.Prod.Rows)
 	if c := human.Change(res.Prod.Rows, res.PR.Rows); c != "" && c != "0%" {
@@ -907,13 +907,6 @@ func (w *writer) footer() {
 		p = append(p, "took "+human.Duration(w.r.FinishedAt.Sub(w.r.StartedAt)))
 	}
 	w.line("<sub>diffgate · " + strings.Join(p, " · ") + "</sub>")
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // CommitURL is the web page of a commit of the run's repository, derived

@@ -103,7 +103,7 @@ func (w *writer) graph(max int) string {
 		if note := nodeNote(n); note != "" {
 			label += " · " + note
 		}
-		fmt.Fprintf(&b, "  n%d[\"%s\"]:::%s\n", i, mermaidText(clip(label, 80)), nodeClass(n))
+		fmt.Fprintf(&b, "  n%d[\"%s\"]:::%s\n", i, mermaidText(Clip(label, 80)), nodeClass(n))
 	}
 	for _, e := range g.Edges {
 		fmt.Fprintf(&b, "  %s --> %s\n", ids[e.From], ids[e.To])
