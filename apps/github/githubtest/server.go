@@ -33,14 +33,10 @@ import (
 )
 
 // TB is the part of testing.TB the stand-in needs. A *testing.T fits; the
-// demo passes a LogTB.
+// demo passes what logs instead (standin.LogTB).
 type TB = standin.TB
 
-// LogTB reports what the stand-in refuses to a logger instead of failing
-// a test: for the demo, which runs the stand-in outside any test.
-type LogTB = standin.LogTB
-
-// DefaultAppID is the App id of a server made without WithAppID.
+// DefaultAppID is the App id of the stand-in's App.
 const DefaultAppID = 4242
 
 // Limits of GitHub's REST API the stand-in enforces.
@@ -145,9 +141,6 @@ type Server struct {
 
 // Option configures New.
 type Option func(*Server)
-
-// WithAppID sets the App id (default DefaultAppID).
-func WithAppID(id int64) Option { return func(s *Server) { s.appID = id } }
 
 // WithRateLimitWindow sets how long injected rate limits ask clients to
 // wait (Retry-After, x-ratelimit-reset); default a minute, as GitHub's

@@ -145,9 +145,6 @@ type Server struct {
 // Option configures New.
 type Option func(*Server)
 
-// WithToken sets the token the stand-in accepts (default DefaultToken).
-func WithToken(token string) Option { return func(s *Server) { s.token = token } }
-
 // WithRateLimitWindow sets how long an injected rate limit asks a client
 // to wait (Retry-After, RateLimit-Reset); whole seconds, at least one;
 // default a minute.
