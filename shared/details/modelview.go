@@ -29,7 +29,6 @@ type modelView struct {
 
 	HasResult bool
 	Compared  bool // both sides were compared: samples may exist
-	Status    string
 	Rows      []statRow
 	Outcomes  []statRow // rows added, removed, changed, unchanged
 	Keys      []statRow
@@ -39,7 +38,6 @@ type modelView struct {
 	SamplesOff   string // set when samples are off: no row values at all
 	SamplesGone  bool   // the full result is no longer stored
 	SampleCols   []string
-	KeyCols      int
 	Changed      []pairView
 	ChangedTotal string
 	ProdOnly     []template.HTML
@@ -196,7 +194,6 @@ func buildModel(r *report.Report, m *report.Model, full *datadiff.Result, fullGo
 	}
 	v.HasResult = true
 	v.Compared = res.Status == datadiff.StatusDiffed
-	v.Status = string(res.Status)
 	v.Caveats = res.Caveats
 	if res.Duration > 0 {
 		v.Duration = human.Duration(res.Duration)
@@ -283,7 +280,6 @@ func buildModel(r *report.Report, m *report.Model, full *datadiff.Result, fullGo
 
 func buildSamples(v *modelView, res *datadiff.Result, s *datadiff.Samples) {
 	v.SampleCols = s.Columns
-	v.KeyCols = len(res.Key)
 	idx := make(map[string]int, len(s.Columns))
 	for i, c := range s.Columns {
 		idx[c] = i

@@ -35,29 +35,27 @@ type fact struct {
 }
 
 type runView struct {
-	Heading     string
-	PR          link
-	Conclusion  string
-	Title       string
-	Summary     string
-	Facts       []fact
-	Outcome     *outcomeView
-	Words       report.Words
-	Counts      string
-	Errors      []modelNote
-	KeyIssues   []modelNote
-	FailOnPK    bool
-	Models      []modelRow
-	NotDiffed   []modelNote
-	Removed     []string
-	Lineage     []lineageRow
-	Changes     []reachView
-	Exposures   []assetView
-	Hightouch   []assetView
-	Warnings    []string
-	HasLineage  bool
-	RunID       string
-	Integration string
+	Heading    string
+	Conclusion string
+	Title      string
+	Summary    string
+	Facts      []fact
+	Outcome    *outcomeView
+	Words      report.Words
+	Counts     string
+	Errors     []modelNote
+	KeyIssues  []modelNote
+	FailOnPK   bool
+	Models     []modelRow
+	NotDiffed  []modelNote
+	Removed    []string
+	Lineage    []lineageRow
+	Changes    []reachView
+	Exposures  []assetView
+	Hightouch  []assetView
+	Warnings   []string
+	HasLineage bool
+	RunID      string
 }
 
 type outcomeView struct {
@@ -85,7 +83,6 @@ type modelRow struct {
 	Columns        string
 	KeyIssues      string
 	Schema         string
-	Downstream     bool
 }
 
 type lineageRow struct {
@@ -173,20 +170,18 @@ func when(t time.Time) string {
 func buildRun(r *report.Report, modelURL func(string) string) *runView {
 	w := report.WordsFor(r.Run.Provider)
 	v := &runView{
-		Heading:     runHeading(r),
-		Conclusion:  string(r.Conclusion),
-		Title:       r.Title,
-		Summary:     r.Summary,
-		Words:       w,
-		FailOnPK:    r.FailOnPrimaryKeyIssues,
-		RunID:       r.RunID,
-		Integration: r.Integration,
+		Heading:    runHeading(r),
+		Conclusion: string(r.Conclusion),
+		Title:      r.Title,
+		Summary:    r.Summary,
+		Words:      w,
+		FailOnPK:   r.FailOnPrimaryKeyIssues,
+		RunID:      r.RunID,
 	}
 	if r.Run.Title != "" {
 		v.Heading += ": " + r.Run.Title
 	}
-	v.PR = link{Text: fmt.Sprintf("%s %s%d", r.Run.Repository, w.Ref, r.Run.PR), URL: r.Run.URL}
-	v.Facts = append(v.Facts, fact{Term: report.UpperFirst(w.PR), Value: v.PR.Text, Link: r.Run.URL})
+	v.Facts = append(v.Facts, fact{Term: report.UpperFirst(w.PR), Value: fmt.Sprintf("%s %s%d", r.Run.Repository, w.Ref, r.Run.PR), Link: r.Run.URL})
 	ref := func(branch, sha string) fact {
 		val := events.Short(sha)
 		if branch != "" {
@@ -334,7 +329,7 @@ func buildRun(r *report.Report, modelURL func(string) string) *runView {
 }
 
 func buildRow(m *report.Model, u string, w report.Words) modelRow {
-	row := modelRow{Name: m.Name, URL: u, Change: string(m.Change()), Downstream: m.Downstream()}
+	row := modelRow{Name: m.Name, URL: u, Change: string(m.Change())}
 	row.State, row.StateClass = stateText(m, w)
 	if m.Planned != nil && len(m.Planned.Reasons) > 0 {
 		row.Change += ": " + strings.Join(m.Planned.Reasons, ", ")
