@@ -256,8 +256,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 func TestErrorsDoNotEchoSecrets(t *testing.T) {
 	y := strings.Replace(base, "type: duckdb", "type: oracle\n    dsn: ${DSN}", 1) +
-		"nats:\n  url: \"nats://user:${NATS_PW}@/\"\n"
-	env := map[string]string{"DSN": "oracle://u:dsn-pw-value@h", "NATS_PW": "nats-pw-value"}
+		"nats:\n  url: \"nats://user:${NATS_PW}@/, nats://${NATS_TOKEN}@/\"\n"
+	env := map[string]string{"DSN": "oracle://u:dsn-pw-value@h", "NATS_PW": "nats-pw-value", "NATS_TOKEN": "nats-token-value"}
 	_, err := Parse([]byte(y), envOf(env))
 	if err == nil {
 		t.Fatal("no error")
@@ -266,6 +266,10 @@ func TestErrorsDoNotEchoSecrets(t *testing.T) {
 		if strings.Contains(err.Error(), s) {
 			t.Errorf("error echoes a secret: %v", err)
 		}
+	}
+	// The bad URLs are still named, without their credentials.
+	if !strings.Contains(err.Error(), `"nats://redacted@/" is not a NATS URL`) {
+		t.Errorf("error does not name the bad NATS URL: %v", err)
 	}
 }
 

@@ -153,7 +153,12 @@ func (c *Config) validateServer(v *validator) {
 			if err != nil || pu.Host == "" {
 				shown := "the value"
 				if err == nil {
-					shown = fmt.Sprintf("%q", pu.Redacted())
+					// A lone user name is a token (nats://TOKEN@host):
+					// URL.Redacted would keep it.
+					if pu.User != nil {
+						pu.User = url.User("redacted")
+					}
+					shown = fmt.Sprintf("%q", pu.String())
 				}
 				v.fail("nats.url", "%s is not a NATS URL such as nats://nats:4222", shown)
 			}
