@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
+	glapi "github.com/xanzy/go-gitlab"
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/config"
@@ -720,71 +719,54 @@ func repoPath(repository string) (first, rest string) {
 	return first, rest
 }
 
-// gitlabProject is the part of GitLab's project object the check reads.
-type gitlabProject struct {
-	ID                int64  `json:"id"`
-	PathWithNamespace string `json:"path_with_namespace"`
-	Permissions       struct {
-		ProjectAccess *struct {
-			AccessLevel int `json:"access_level"`
-		} `json:"project_access"`
-		GroupAccess *struct {
-			AccessLevel int `json:"access_level"`
-		} `json:"group_access"`
-	} `json:"permissions"`
-}
-
-// gitlabDeveloper is GitLab's Developer access level, which setting commit
-// statuses needs.
-const gitlabDeveloper = 30
-
 func (c *checker) checkGitLab(ctx context.Context, in *config.Integration) {
 	gl := c.cfg.GitLab
 	first, rest := repoPath(in.Repository)
 	path := first + "/" + rest
-	cctx, cancel := c.bounded(ctx)
-	defer cancel()
-	u := strings.TrimRight(gl.URL, "/") + "/api/v4/projects/" + url.PathEscape(path)
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u, nil)
+	// The bot's client library, which adds /api/v4 to gitlab.url unless it
+	// is there already; no retries, as in the bot.
+	//lint:ignore SA1019 go-gitlab v0.115.0 is pinned on purpose (docs/decisions/0004-gitlab-client.md).
+	api, err := glapi.NewClient(gl.Token.Value(), glapi.WithBaseURL(gl.URL), glapi.WithoutRetries(),
+		glapi.WithHTTPClient(&http.Client{Timeout: c.timeout}))
 	if err != nil {
 		c.fail("GitLab: "+err.Error(), "check gitlab.url")
 		return
 	}
-	req.Header.Set("PRIVATE-TOKEN", gl.Token.Value())
-	req.Header.Set("User-Agent", "diffgate-check")
-	resp, err := (&http.Client{Timeout: c.timeout}).Do(req)
-	if err != nil {
-		c.fail(fmt.Sprintf("GitLab: %s does not answer: %v", gl.URL, err), "check gitlab.url and that this machine reaches it")
-		return
+	api.UserAgent = "diffgate-check"
+	cctx, cancel := c.bounded(ctx)
+	defer cancel()
+	p, resp, err := api.Projects.GetProject(path, nil, glapi.WithContext(cctx))
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
 	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusUnauthorized:
+	switch {
+	case err == nil:
+	case status == http.StatusUnauthorized:
 		c.fail(fmt.Sprintf("GitLab: %s rejected gitlab.token (HTTP 401)", gl.URL),
 			"set gitlab.token to a valid, unexpired access token with the api scope")
 		return
-	case http.StatusNotFound, http.StatusForbidden:
-		c.fail(fmt.Sprintf("GitLab: the token cannot see project %s (HTTP %d)", path, resp.StatusCode),
+	case status == http.StatusNotFound, status == http.StatusForbidden:
+		c.fail(fmt.Sprintf("GitLab: the token cannot see project %s (HTTP %d)", path, status),
 			"check the repository path, and give the token's user (or the project or group access token) the Developer role on the project")
 		return
+	case status != 0:
+		c.fail(fmt.Sprintf("GitLab: GET /projects/%s answered HTTP %d", path, status), "check gitlab.url and run the check again")
+		return
 	default:
-		c.fail(fmt.Sprintf("GitLab: GET /projects/%s answered HTTP %d", path, resp.StatusCode), "check gitlab.url and run the check again")
+		c.fail(fmt.Sprintf("GitLab: %s does not answer: %v", gl.URL, err), "check gitlab.url and that this machine reaches it")
 		return
 	}
-	var p gitlabProject
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&p); err != nil {
-		c.fail(fmt.Sprintf("GitLab: the project answer is not GitLab's JSON: %v", err), "check gitlab.url: it must be GitLab's web URL, e.g. https://gitlab.com")
-		return
+	var level glapi.AccessLevelValue
+	if perms := p.Permissions; perms != nil {
+		if a := perms.ProjectAccess; a != nil {
+			level = a.AccessLevel
+		}
+		if a := perms.GroupAccess; a != nil && a.AccessLevel > level {
+			level = a.AccessLevel
+		}
 	}
-	level := 0
-	if a := p.Permissions.ProjectAccess; a != nil {
-		level = a.AccessLevel
-	}
-	if a := p.Permissions.GroupAccess; a != nil && a.AccessLevel > level {
-		level = a.AccessLevel
-	}
-	if level < gitlabDeveloper {
+	if level < glapi.DeveloperPermissions {
 		c.fail(fmt.Sprintf("GitLab: the token sees %s but has %s access; commit statuses need Developer", path, gitlabLevel(level)),
 			"give the token's user (or the project or group access token) the Developer role on the project")
 		return
@@ -792,17 +774,17 @@ func (c *checker) checkGitLab(ctx context.Context, in *config.Integration) {
 	c.ok("GitLab: the token sees %s (project %d) with %s access", path, p.ID, gitlabLevel(level))
 }
 
-func gitlabLevel(n int) string {
+func gitlabLevel(n glapi.AccessLevelValue) string {
 	switch {
-	case n >= 50:
+	case n >= glapi.OwnerPermissions:
 		return "Owner"
-	case n >= 40:
+	case n >= glapi.MaintainerPermissions:
 		return "Maintainer"
-	case n >= 30:
+	case n >= glapi.DeveloperPermissions:
 		return "Developer"
-	case n >= 20:
+	case n >= glapi.ReporterPermissions:
 		return "Reporter"
-	case n >= 10:
+	case n >= glapi.GuestPermissions:
 		return "Guest"
 	}
 	return "no"

@@ -402,6 +402,20 @@ func TestCheckFailures(t *testing.T) {
 	}
 }
 
+// gitlab.url may name the API itself (…/api/v4), as the bot accepts it:
+// the check asks the same project the bot would, not …/api/v4/api/v4.
+func TestCheckGitLabURLWithAPIPath(t *testing.T) {
+	w := newWorld(t)
+	cfg := strings.Replace(w.config(), "url: "+w.gl.URL+"\n", "url: "+w.gl.URL+"/api/v4\n", 1)
+	if !strings.Contains(cfg, w.gl.URL+"/api/v4") {
+		t.Fatal("the config has no gitlab.url to edit")
+	}
+	out, err := w.check(cfg)
+	if err != nil || !strings.Contains(out, "✓ GitLab: the token sees data/platform/marts (project 501) with Developer access") {
+		t.Errorf("err = %v; output:\n%s", err, out)
+	}
+}
+
 // A config that does not load fails at once, naming the keys, and nothing
 // else is tried.
 func TestCheckInvalidConfig(t *testing.T) {
