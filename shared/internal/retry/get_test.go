@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/diffgate/diffgate/shared/internal/retry"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 const secret = "tok_secret_0123"
@@ -54,23 +55,11 @@ func script(t *testing.T, answers ...answer) (*httptest.Server, func() int) {
 	return srv, func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func loop(s *sleeps) *retry.Loop {
+func loop(s *standin.Sleeps) *retry.Loop {
 	return &retry.Loop{
 		Policy: retry.Policy{MaxAttempts: 3, MaxWait: time.Minute, BaseDelay: time.Second, MaxDelay: 10 * time.Second},
 		HTTP:   &http.Client{},
-		Sleep:  s.sleep,
+		Sleep:  s.Sleep,
 		Now:    func() time.Time { return now },
 		Secret: secret,
 		Message: func(b []byte) string {
@@ -112,7 +101,7 @@ func TestGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, tries := script(t, tt.answers...)
-			s := &sleeps{}
+			s := &standin.Sleeps{}
 			l := loop(s)
 			resp, err := l.Get(context.Background(), srv.URL+"/x?a=1", http.Header{"Authorization": {"Bearer " + secret}}, tt.timeout)
 			if tt.failure == nil {
@@ -141,12 +130,13 @@ func TestGet(t *testing.T) {
 				}
 			}
 			// Backoffs carry up to 20% jitter; Retry-After waits do not.
-			if len(s.d) != len(tt.waits) {
-				t.Fatalf("waits %v, want %v", s.d, tt.waits)
+			waits := s.All()
+			if len(waits) != len(tt.waits) {
+				t.Fatalf("waits %v, want %v", waits, tt.waits)
 			}
 			for i, w := range tt.waits {
-				if s.d[i] > w || s.d[i] < w*4/5 {
-					t.Errorf("wait %d = %s, want %s (less up to 20%%)", i, s.d[i], w)
+				if waits[i] > w || waits[i] < w*4/5 {
+					t.Errorf("wait %d = %s, want %s (less up to 20%%)", i, waits[i], w)
 				}
 			}
 			if got := tries(); got != tt.tries {
@@ -159,7 +149,7 @@ func TestGet(t *testing.T) {
 func TestGetStopsWhenTheCallerGivesUp(t *testing.T) {
 	srv, _ := script(t, answer{status: 503})
 	ctx, cancel := context.WithCancel(context.Background())
-	l := loop(&sleeps{})
+	l := loop(&standin.Sleeps{})
 	l.Sleep = func(ctx context.Context, _ time.Duration) error {
 		cancel()
 		<-ctx.Done()
