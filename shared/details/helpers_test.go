@@ -2,19 +2,15 @@ package details
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/report"
@@ -24,40 +20,14 @@ import (
 // check that no page ever shows it.
 var testSecret = []byte("s3cr3t-signing-key-0123456789abcdef-ZZZ")
 
-// objectStore starts an embedded NATS server with JetStream and returns a
-// fresh object store bucket on it, removed when the test ends.
+// objectStore is the pipeline's object store in a namespace of the
+// test's own on the shared NATS server, removed when the test ends.
 func objectStore(t testing.TB) jetstream.ObjectStore {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatalf("start NATS: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not become ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	obj, err := bustest.New(t).Objects(bustest.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	bucket := "details_test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	obj, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket, Storage: jetstream.FileStorage})
-	if err != nil {
-		t.Fatalf("create object store: %v", err)
-	}
-	t.Cleanup(func() { _ = js.DeleteObjectStore(context.Background(), bucket) })
 	return obj
 }
 
