@@ -25,13 +25,14 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/report/human"
 )
 
 // DefaultRetention is how long the object store keeps reports and samples
-// unless configured otherwise; the expired page says it.
-const DefaultRetention = 30 * 24 * time.Hour
+// unless configured otherwise (server.retention); the expired page says it.
+const DefaultRetention = config.DefaultRetention
 
 // Options tune a Handler.
 type Options struct {

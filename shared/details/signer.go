@@ -10,16 +10,18 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/diffgate/diffgate/shared/config"
 )
 
 // Prefix is the path the details pages are served under; the apps mount
 // the Handler there.
 const Prefix = "/details/"
 
-// DefaultLinkTTL is how long a link stays valid. It outlives the reports
-// (DefaultRetention) on purpose: an old link then explains that the report
-// expired instead of answering 404.
-const DefaultLinkTTL = 60 * 24 * time.Hour
+// DefaultLinkTTL is how long a link stays valid (server.details_ttl). It
+// outlives the reports (DefaultRetention) on purpose: an old link then
+// explains that the report expired instead of answering 404.
+const DefaultLinkTTL = config.DefaultDetailsTTL
 
 // MinSecretLen is the shortest signing secret accepted.
 const MinSecretLen = 16
