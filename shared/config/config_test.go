@@ -301,8 +301,9 @@ func TestUnits(t *testing.T) {
 
 // Each component gets only its own credentials: the GitHub App loads the
 // config without the warehouse DSN and the dbt Cloud token in its
-// environment, the differ without the GitHub and GitLab secrets, the
-// reporter with none at all.
+// environment, the differ without the GitHub and GitLab secrets, impact
+// with the Hightouch key alone (it reads manifests from the object store,
+// not from dbt Cloud), the reporter with none at all.
 func TestScopedLoadNeedsOnlyItsOwnSecrets(t *testing.T) {
 	raw := exampleRaw(t)
 	only := func(names ...string) map[string]string {
@@ -332,12 +333,17 @@ func TestScopedLoadNeedsOnlyItsOwnSecrets(t *testing.T) {
 			},
 		},
 		"impact": {
-			env: only("DBT_CLOUD_TOKEN", "HIGHTOUCH_TOKEN"),
-			has: func(c *Config) []Secret {
-				return []Secret{c.Integrations[0].DBTCloud.Token, c.Integrations[0].Hightouch.Token}
-			},
+			env: only("HIGHTOUCH_TOKEN"),
+			has: func(c *Config) []Secret { return []Secret{c.Integrations[0].Hightouch.Token} },
 			lack: func(c *Config) []Secret {
-				return []Secret{c.DataSources[0].DSN, c.Integrations[0].DBTCloud.WebhookSecret}
+				return []Secret{c.DataSources[0].DSN, c.Integrations[0].DBTCloud.Token, c.Integrations[0].DBTCloud.WebhookSecret}
+			},
+		},
+		"manifests": {
+			env: only("DBT_CLOUD_TOKEN"),
+			has: func(c *Config) []Secret { return []Secret{c.Integrations[0].DBTCloud.Token} },
+			lack: func(c *Config) []Secret {
+				return []Secret{c.DataSources[0].DSN, c.Integrations[0].DBTCloud.WebhookSecret, c.Integrations[0].Hightouch.Token}
 			},
 		},
 		"reporter": {
