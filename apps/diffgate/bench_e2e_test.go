@@ -17,6 +17,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/report"
+	"github.com/diffgate/diffgate/workers/ciwait"
 )
 
 // The end-to-end benchmark's project (DESIGN §9): 20 models of 100k rows.
@@ -162,7 +163,7 @@ func benchEndToEnd(b *testing.B, webhook bool) {
 		ci.SetStatus(dbtcloud.StatusSuccess)
 		if webhook {
 			body := p.st.DBTCloud.Webhook(ci.ID(), dbtcloud.EventRunCompleted)
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.proc.URL+"/api/dbtcloud/hook", strings.NewReader(string(body)))
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.proc.URL+ciwait.HookPath, strings.NewReader(string(body)))
 			req.Header.Set("Authorization", dbtcloud.SignWebhook([]byte(p.st.Env["DBT_CLOUD_WEBHOOK_SECRET"]), body))
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

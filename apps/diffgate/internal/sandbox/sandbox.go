@@ -21,9 +21,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/apps/github/githubtest"
+	"github.com/diffgate/diffgate/apps/gitlab"
 	"github.com/diffgate/diffgate/apps/gitlab/gitlabtest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/dbtcloud"
@@ -31,14 +33,12 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/hightouch/hightouchtest"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 // TB is what the stand-ins report a request they refuse to: a
 // *testing.T, or Problems for the demo.
-type TB interface {
-	Helper()
-	Errorf(format string, args ...any)
-}
+type TB = standin.TB
 
 // dbt Cloud and Hightouch as the sandbox sets them up.
 const (
@@ -420,13 +420,13 @@ func (p *Process) Wait() error {
 // GitHubHook sends webhook deliveries to the process as the App's GitHub
 // would, signed with the configured secret.
 func (s *Stack) GitHubHook(p *Process) githubtest.Webhook {
-	return githubtest.Webhook{URL: p.URL + "/api/github/hook", Secret: s.Env["GITHUB_WEBHOOK_SECRET"]}
+	return githubtest.Webhook{URL: p.URL + githubapp.DefaultWebhookRoute, Secret: s.Env["GITHUB_WEBHOOK_SECRET"]}
 }
 
 // GitLabHook sends webhook deliveries to the process as GitLab would,
 // with the configured token.
 func (s *Stack) GitLabHook(p *Process) gitlabtest.Hook {
-	return gitlabtest.Hook{URL: p.URL + "/api/gitlab/hook", Secret: s.Env["GITLAB_WEBHOOK_SECRET"]}
+	return gitlabtest.Hook{URL: p.URL + gitlab.HookRoute, Secret: s.Env["GITLAB_WEBHOOK_SECRET"]}
 }
 
 // PullRequest is a pull request of repository owner/name at head, known to
