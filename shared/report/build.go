@@ -121,7 +121,7 @@ func Build(in Input) (*Report, error) {
 		}
 	case in.DeadLetter != nil:
 		r.Outcome = OutcomeFailed
-		r.Failure = FailureFromDeadLetter(in.DeadLetter)
+		r.Failure = failureFromDeadLetter(in.DeadLetter)
 	default:
 		r.Outcome = OutcomeDiffed
 		// A planned model whose result never arrived is an error a person
@@ -150,9 +150,9 @@ func Build(in Input) (*Report, error) {
 	return r, nil
 }
 
-// FailureFromDeadLetter turns a message that exhausted its deliveries into
+// failureFromDeadLetter turns a message that exhausted its deliveries into
 // the run's failure.
-func FailureFromDeadLetter(dl *events.DeadLetter) *Failure {
+func failureFromDeadLetter(dl *events.DeadLetter) *Failure {
 	stage := stageOfSubject(dl.OrigSubject)
 	msg := fmt.Sprintf("the %s stage gave up on this run after %s", stage, human.Plural(int64(dl.Deliveries), "attempt", "attempts"))
 	if dl.Error != "" {
@@ -262,8 +262,9 @@ func (r *Report) Count() Counts {
 	return c
 }
 
-// headline writes the title and the one-line summary. Both avoid the
-// provider's words so they read the same on GitHub and GitLab.
+// headline writes the title and the one-line summary. The title avoids
+// the provider's words, so it reads the same on GitHub and GitLab; the
+// summary names the pull request or merge request where it speaks of one.
 func headline(r *Report) (title, summary string) {
 	switch r.Outcome {
 	case OutcomeSkipped:
@@ -286,10 +287,7 @@ func headline(r *Report) (title, summary string) {
 			summary = "A newer commit was pushed; its run replaces this one."
 		case events.CancelClosed:
 			title = "Cancelled: closed"
-			summary = "The pull request was closed before the diff finished."
-			if r.Run.Provider == events.GitLab {
-				summary = "The merge request was closed before the diff finished."
-			}
+			summary = "The " + WordsFor(r.Run.Provider).PR + " was closed before the diff finished."
 		case events.CancelCI:
 			title = "Cancelled: the dbt Cloud CI run was cancelled"
 			summary = "The dbt Cloud CI run for this commit was cancelled, so there is nothing to diff."

@@ -44,6 +44,16 @@ func TestConclusion(t *testing.T) {
 		in.Results[1].Result = &datadiff.Result{Version: 1, Status: datadiff.StatusNew, PR: datadiff.SideStats{Rows: 4}}
 		return in
 	}
+	soundKeys := func() report.Input {
+		in := reporttest.Diffs(reporttest.GitHubRun())
+		in.FailOnPrimaryKeyIssues = true
+		for _, dr := range in.Results {
+			if res := dr.Result; res != nil {
+				res.Prod.KeyNulls, res.Prod.DuplicateRows, res.PR.KeyNulls, res.PR.DuplicateRows = 0, 0, 0, 0
+			}
+		}
+		return in
+	}
 	cancelled := func(reason string) report.Input {
 		return report.Input{Run: reporttest.GitHubRun(), Cancelled: &events.RunCancelled{Run: reporttest.GitHubRun(), Reason: reason}}
 	}
@@ -60,7 +70,7 @@ func TestConclusion(t *testing.T) {
 		outcome report.Outcome
 	}{
 		{"clean run", reporttest.Clean(), events.ConclusionSuccess, report.OutcomeDiffed},
-		{"differences alone do not fail", reporttest.Diffs(reporttest.GitHubRun()), events.ConclusionSuccess, report.OutcomeDiffed},
+		{"differences alone do not fail, even with fail_on_primary_key_issues", soundKeys(), events.ConclusionSuccess, report.OutcomeDiffed},
 		{"key issues without the setting", reporttest.Diffs(reporttest.GitHubRun()), events.ConclusionSuccess, report.OutcomeDiffed},
 		{"key issues with fail_on_primary_key_issues", withPK(reporttest.Diffs(reporttest.GitHubRun())), events.ConclusionFailure, report.OutcomeDiffed},
 		{"no primary key with the setting", noKeyDiffed(true), events.ConclusionFailure, report.OutcomeDiffed},

@@ -8,27 +8,27 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 )
 
-// GraphNode is a lineage node picked for a drawing, with what the report
+// graphNode is a lineage node picked for a drawing, with what the report
 // knows about it.
-type GraphNode struct {
+type graphNode struct {
 	events.LineageNode
 	State State // the model's state when it was diffed; "" otherwise
 }
 
-// Graph is the part of a plan's lineage that a drawing shows.
-type Graph struct {
-	Nodes []GraphNode
+// lineageGraph is the part of a plan's lineage that a drawing shows.
+type lineageGraph struct {
+	Nodes []graphNode
 	Edges []events.Edge
 	Total int // nodes in the whole lineage
 }
 
-// LineageGraph picks at most max nodes of the plan's lineage, most
+// lineage picks at most max nodes of the plan's lineage, most
 // important first: modified and new models, then downstream models, then
 // exposures and Hightouch assets, then context (sources, parents). Edges
 // are kept between picked nodes.
-func (r *Report) LineageGraph(max int) Graph {
+func (r *Report) lineage(max int) lineageGraph {
 	if r.Plan == nil || len(r.Plan.Lineage.Nodes) == 0 {
-		return Graph{}
+		return lineageGraph{}
 	}
 	nodes := r.Plan.Lineage.Nodes
 	rank := func(n events.LineageNode) int {
@@ -51,11 +51,11 @@ func (r *Report) LineageGraph(max int) Graph {
 		order = order[:max]
 	}
 	sort.Ints(order) // draw in the plan's order, which is stable
-	g := Graph{Total: len(nodes)}
+	g := lineageGraph{Total: len(nodes)}
 	picked := make(map[string]bool, len(order))
 	for _, i := range order {
 		n := nodes[i]
-		gn := GraphNode{LineageNode: n}
+		gn := graphNode{LineageNode: n}
 		if m, ok := r.Model(n.ID); ok && m.State != StateSkipped {
 			gn.State = m.State
 		}
@@ -82,7 +82,7 @@ func isAsset(resourceType string) bool {
 
 // graph draws the lineage as a Mermaid flowchart in a code fence.
 func (w *writer) graph(max int) string {
-	g := w.r.LineageGraph(max)
+	g := w.r.lineage(max)
 	if len(g.Nodes) == 0 {
 		return ""
 	}
@@ -117,7 +117,7 @@ func (w *writer) graph(max int) string {
 	return b.String()
 }
 
-func nodeClass(n GraphNode) string {
+func nodeClass(n graphNode) string {
 	switch {
 	case isAsset(n.ResourceType):
 		return "asset"
@@ -133,7 +133,7 @@ func nodeClass(n GraphNode) string {
 
 // nodeNote is the short word after a node's name: what the diff found, or
 // what kind of asset it is.
-func nodeNote(n GraphNode) string {
+func nodeNote(n graphNode) string {
 	switch n.State {
 	case StateDiffers:
 		return "differs"

@@ -80,7 +80,7 @@ func short(f float64) string {
 	return strings.TrimSuffix(s, ".0")
 }
 
-// Rows is Compact with the noun: "1 row", "1.2M rows".
+// Rows is Plural with the noun row: "1 row", "1,204 rows", "1.2M rows".
 func Rows(n int64) string {
 	return Plural(n, "row", "rows")
 }

@@ -19,6 +19,7 @@ var (
 	End   = Start.Add(2*time.Minute + 13*time.Second)
 )
 
+// GitHubRun is the sample project's pull request #42 on GitHub.
 func GitHubRun() events.Run {
 	return events.Run{
 		Provider: events.GitHub, Repository: "github.com/acme/analytics", PR: 42,
@@ -28,6 +29,8 @@ func GitHubRun() events.Run {
 	}
 }
 
+// GitLabRun is the same change as merge request !42 on GitLab, in a
+// nested group.
 func GitLabRun() events.Run {
 	r := GitHubRun()
 	r.Provider = events.GitLab
@@ -315,8 +318,8 @@ func Big(n int) report.Input {
 	return report.Input{Run: run, Integration: "analytics", Plan: p, Results: results, StartedAt: Start, FinishedAt: End}
 }
 
-// Hostile is a run whose user text that tries to break tables, code, the marker and
-// the page.
+// Hostile is a run whose user text tries to break tables, code, the marker
+// and the page.
 func Hostile() report.Input {
 	in := Clean()
 	evil := "x|y`z<script>alert(1)</script>--> <!-- diffgate:sticky-comment --> **b** @team #1 $x$"
