@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,19 +51,7 @@ func env(t *testing.T, path string) *difftest.Env {
 			}
 			return strings.ToUpper(ty.Base)
 		},
-		Lit: func(v any, _ difftest.Type) string {
-			switch x := v.(type) {
-			case nil:
-				return "NULL"
-			case string:
-				return d.QuoteString(x)
-			case bool:
-				return strings.ToUpper(strconv.FormatBool(x))
-			case float64:
-				return strconv.FormatFloat(x, 'g', -1, 64)
-			}
-			return fmt.Sprint(v)
-		},
+		Lit: difftest.Lit(d.QuoteString),
 		Rel: func(name string) datadiff.Relation {
 			return datadiff.Relation{Schema: "main", Identifier: name, Quoting: datadiff.Quoting{Schema: true, Identifier: true}}
 		},
@@ -173,27 +160,11 @@ func TestCancelInterruptsStatement(t *testing.T) {
 	ctx, cancel := context.WithCancel(logger.WithContext(t.Context()))
 	spec := tableSpec("a", "b")
 	spec.Filter = slowFilter
-	errc := make(chan error, 1)
-	go func() {
-		_, err := src.Diff(ctx, spec)
-		errc <- err
-	}()
-	// Both sides' filter probes have finished: the counts, which evaluate
-	// the slow filter, are running now.
-	deadline := time.Now().Add(30 * time.Second)
-	for !(log.has("filter production") && log.has("filter PR")) {
-		if time.Now().After(deadline) {
-			t.Fatal("the filter probes did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Once both sides' filter probes have finished, the counts, which
+	// evaluate the slow filter, are running.
+	wait := difftest.StartDiff(ctx, t, src, spec, func() bool { return log.has("filter production") && log.has("filter PR") })
 	cancel()
-	select {
-	case err = <-errc:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Diff did not return after cancel")
-	}
-	if !errors.Is(err, datadiff.ErrCancelled) {
+	if err := wait(); !errors.Is(err, datadiff.ErrCancelled) {
 		t.Fatalf("error = %v, want ErrCancelled", err)
 	}
 	res, err := src.Diff(t.Context(), tableSpec("a", "b"))

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +70,7 @@ func testDB(t *testing.T) (string, *sql.DB) {
 
 func env(t *testing.T, dsn, dbName string, rw *sql.DB) *difftest.Env {
 	d := &Dialect{}
+	lit := difftest.Lit(d.QuoteString)
 	return &difftest.Env{
 		Name:       "mysql",
 		Exec:       func(ctx context.Context, q string) error { _, err := rw.ExecContext(ctx, q); return err },
@@ -93,24 +93,16 @@ func env(t *testing.T, dsn, dbName string, rw *sql.DB) *difftest.Env {
 			return strings.ToUpper(ty.Base)
 		},
 		Lit: func(v any, ty difftest.Type) string {
-			switch x := v.(type) {
-			case nil:
-				return "NULL"
-			case string:
-				if ty.Base == "timestamptz" {
-					ts, err := time.Parse("2006-01-02 15:04:05-07", x)
-					if err != nil {
-						panic(err)
-					}
-					x = ts.UTC().Format("2006-01-02 15:04:05")
+			// A timestamptz is a TIMESTAMP, which takes UTC from this
+			// session without an offset.
+			if x, ok := v.(string); ok && ty.Base == "timestamptz" {
+				ts, err := time.Parse("2006-01-02 15:04:05-07", x)
+				if err != nil {
+					panic(err)
 				}
-				return d.QuoteString(x)
-			case bool:
-				return strings.ToUpper(strconv.FormatBool(x))
-			case float64:
-				return strconv.FormatFloat(x, 'g', -1, 64)
+				v = ts.UTC().Format("2006-01-02 15:04:05")
 			}
-			return fmt.Sprint(v)
+			return lit(v, ty)
 		},
 		Rel: func(name string) datadiff.Relation {
 			return datadiff.Relation{Schema: dbName, Identifier: name, Quoting: datadiff.Quoting{Schema: true, Identifier: true}}
@@ -167,17 +159,6 @@ func tableSpec(prod, pr string) datadiff.Spec {
 	}
 }
 
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func sleeping(t *testing.T, rw *sql.DB, db string) int {
 	var n int
 	err := rw.QueryRow(`SELECT count(*) FROM information_schema.PROCESSLIST
@@ -195,27 +176,13 @@ func TestCancelKillsQueryOnServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	spec := tableSpec("a", "b")
 	spec.Filter = "SLEEP(3600) = 0"
-	errc := make(chan error, 1)
-	go func() {
-		_, err := src.Diff(ctx, spec)
-		errc <- err
-	}()
 	db := dbName(t, dsn)
-	poll(t, "the diff's statements to run", func() bool { return sleeping(t, rw, db) > 0 })
+	wait := difftest.StartDiff(ctx, t, src, spec, func() bool { return sleeping(t, rw, db) > 0 })
 	cancel()
-	var err error
-	poll(t, "Diff to return", func() bool {
-		select {
-		case err = <-errc:
-			return true
-		default:
-			return false
-		}
-	})
-	if !errors.Is(err, datadiff.ErrCancelled) {
+	if err := wait(); !errors.Is(err, datadiff.ErrCancelled) {
 		t.Fatalf("error = %v, want ErrCancelled", err)
 	}
-	poll(t, "the server to stop the statements", func() bool { return sleeping(t, rw, db) == 0 })
+	difftest.Poll(t, "the server to stop the statements", func() bool { return sleeping(t, rw, db) == 0 })
 }
 
 func TestStatementTimeout(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,19 +88,7 @@ func env(t *testing.T, dsn string, rw *sql.DB) *difftest.Env {
 			}
 			return ty.Base
 		},
-		Lit: func(v any, _ difftest.Type) string {
-			switch x := v.(type) {
-			case nil:
-				return "NULL"
-			case string:
-				return d.QuoteString(x)
-			case bool:
-				return strings.ToUpper(strconv.FormatBool(x))
-			case float64:
-				return strconv.FormatFloat(x, 'g', -1, 64)
-			}
-			return fmt.Sprint(v)
-		},
+		Lit: difftest.Lit(d.QuoteString),
 		Rel: func(name string) datadiff.Relation {
 			return datadiff.Relation{Schema: "public", Identifier: name, Quoting: datadiff.Quoting{Schema: true, Identifier: true}}
 		},
@@ -161,17 +148,6 @@ func activeSleeps(t *testing.T, admin *sql.DB, db string) int {
 	return n
 }
 
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestCancelStopsQueryOnServer(t *testing.T) {
 	dsn, rw := testDB(t)
 	mustExec(t, rw, "CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a")
@@ -184,26 +160,12 @@ func TestCancelStopsQueryOnServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	spec := tableSpec("a", "b")
 	spec.Filter = "pg_sleep(3600) IS NOT NULL"
-	errc := make(chan error, 1)
-	go func() {
-		_, err := src.Diff(ctx, spec)
-		errc <- err
-	}()
-	poll(t, "the diff's statements to run", func() bool { return activeSleeps(t, admin, db) > 0 })
+	wait := difftest.StartDiff(ctx, t, src, spec, func() bool { return activeSleeps(t, admin, db) > 0 })
 	cancel()
-	var err error
-	poll(t, "Diff to return", func() bool {
-		select {
-		case err = <-errc:
-			return true
-		default:
-			return false
-		}
-	})
-	if !errors.Is(err, datadiff.ErrCancelled) {
+	if err := wait(); !errors.Is(err, datadiff.ErrCancelled) {
 		t.Fatalf("error = %v, want ErrCancelled", err)
 	}
-	poll(t, "the server to stop the statements", func() bool { return activeSleeps(t, admin, db) == 0 })
+	difftest.Poll(t, "the server to stop the statements", func() bool { return activeSleeps(t, admin, db) == 0 })
 }
 
 func TestStatementTimeout(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -105,6 +106,25 @@ func Create(ctx context.Context, env *Env, name string, tb Table) error {
 		}
 	}
 	return nil
+}
+
+// Lit renders a fixture value as a SQL literal, strings quoted by quote:
+// the Env.Lit of a database that writes every fixture type's values as
+// Go prints them (MySQL wraps it for time zones).
+func Lit(quote func(string) string) func(v any, t Type) string {
+	return func(v any, _ Type) string {
+		switch x := v.(type) {
+		case nil:
+			return "NULL"
+		case string:
+			return quote(x)
+		case bool:
+			return strings.ToUpper(strconv.FormatBool(x))
+		case float64:
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		return fmt.Sprint(v)
+	}
 }
 
 // SkipOrFail skips a test whose database is not reachable, except in CI
