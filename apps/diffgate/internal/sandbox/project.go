@@ -288,14 +288,6 @@ func (p *Project) Build(ctx context.Context, wh Warehouse, side Side, schema str
 // HightouchModels implements DBTProject.
 func (p *Project) HightouchModels() []HightouchModel { return []HightouchModel{p.Hightouch} }
 
-// Table returns one model's table on a side.
-func (p *Project) Table(side Side, model string) *Table {
-	if side == PR {
-		return p.pr[model]
-	}
-	return p.prod[model]
-}
-
 // Manifest returns the side's manifest.json, with relations in database
 // and schema.
 func (p *Project) Manifest(side Side, database, schema string) []byte {

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
-	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/apps/github/githubtest"
 	"github.com/diffgate/diffgate/apps/gitlab"
@@ -50,6 +49,13 @@ const (
 	HightouchSrc   = 42
 	Installation   = 31 // the GitHub App's installation
 	DataSource     = "warehouse"
+)
+
+// The dbt Cloud settings of every integration: the shortest poll interval
+// diffgate accepts, and a wait for the CI run no test reaches.
+const (
+	pollInterval = time.Second
+	ciTimeout    = 10 * time.Minute
 )
 
 // BaseSHA is the commit production was built from and every pull request
@@ -99,15 +105,8 @@ type Options struct {
 	Dir string
 	// TB gets what the stand-ins refuse.
 	TB TB
-	// Log receives the processes' logs; nil discards them.
+	// Log receives the processes' logs (at info); nil discards them.
 	Log io.Writer
-	// LogLevel of the processes; default info.
-	LogLevel string
-	// PollInterval is dbt_cloud.poll_interval; default 1s (the least
-	// diffgate accepts).
-	PollInterval time.Duration
-	// CITimeout is dbt_cloud.timeout; default 10 minutes.
-	CITimeout time.Duration
 	// MaxConcurrency is the data source's max_concurrency; default 4.
 	MaxConcurrency int
 }
@@ -148,17 +147,8 @@ func New(ctx context.Context, o Options) (s *Stack, err error) {
 	if len(o.Integrations) == 0 {
 		o.Integrations = []Integration{{Name: "shop", Provider: events.GitHub, Path: "acme/shop"}}
 	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
-	}
-	if o.CITimeout <= 0 {
-		o.CITimeout = 10 * time.Minute
-	}
 	if o.MaxConcurrency <= 0 {
 		o.MaxConcurrency = config.DefaultMaxConcurrency
-	}
-	if o.LogLevel == "" {
-		o.LogLevel = "info"
 	}
 	s = &Stack{Project: o.Project, Warehouse: o.Warehouse, o: o, built: map[string]bool{}, files: map[string][]githubtest.File{}}
 	defer func() {
@@ -245,7 +235,7 @@ func (s *Stack) writeConfig() error {
 	fmt.Fprintf(&b, "# diffgate.yaml of the sandbox: every URL is a stand-in on this machine.\n")
 	fmt.Fprintf(&b, "server:\n  listen: \"127.0.0.1:0\"\n  details_secret: ${DIFFGATE_DETAILS_SECRET}\n")
 	fmt.Fprintf(&b, "nats:\n  url: %s\n  store_dir: %s\n", q(o.NATSURL), q(filepath.Join(o.Dir, "nats")))
-	fmt.Fprintf(&b, "log:\n  level: %s\n", o.LogLevel)
+	fmt.Fprintf(&b, "log:\n  level: info\n")
 	fmt.Fprintf(&b, "github:\n  app_id: %d\n  private_key: ${GITHUB_PRIVATE_KEY}\n  webhook_secret: ${GITHUB_WEBHOOK_SECRET}\n  web_url: %s\n  api_url: %s\n",
 		s.GitHub.AppID(), q(s.GitHub.WebURL()), q(s.Recorder.URL+"/api/v3/"))
 	if s.GitLab != nil {
@@ -264,7 +254,7 @@ func (s *Stack) writeConfig() error {
 		fmt.Fprintf(&b, "  - name: %s\n    repository: %s\n    data_source: %s\n", q(in.Name), q(s.Repository(in)), DataSource)
 		fmt.Fprintf(&b, "    dbt_cloud:\n      url: %s\n      token: ${DBT_CLOUD_TOKEN}\n      account_id: %d\n      artifacts_job_id: %d\n      pr_job_id: %d\n"+
 			"      webhook_secret: ${DBT_CLOUD_WEBHOOK_SECRET}\n      poll_interval: %s\n      timeout: %s\n",
-			q(s.DBTCloud.URL), AccountID, ArtifactsJobID, job, o.PollInterval, o.CITimeout)
+			q(s.DBTCloud.URL), AccountID, ArtifactsJobID, job, pollInterval, ciTimeout)
 		fmt.Fprintf(&b, "    ci:\n      fail_on_primary_key_issues: %t\n      run_on_draft: %t\n", in.CI.FailOnPrimaryKeyIssues, in.CI.RunOnDraft)
 		if in.CI.PRLabel != "" {
 			fmt.Fprintf(&b, "      pr_label: %s\n", q(in.CI.PRLabel))
@@ -336,8 +326,6 @@ func (s *Stack) CIRun(ctx context.Context, provider events.Provider, pr int, hea
 type Process struct {
 	// URL is where it serves: webhooks, details pages, health.
 	URL string
-	// Log is the logger its components log to.
-	Log zerolog.Logger
 
 	stop  context.CancelFunc
 	ended chan struct{}

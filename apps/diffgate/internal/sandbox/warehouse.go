@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	duckdbdrv "github.com/duckdb/duckdb-go/v2"
 	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver
@@ -78,13 +77,10 @@ type Postgres struct {
 	name  string
 	dsn   string
 	keep  bool
-
-	mu    sync.Mutex
-	built map[string]bool
 }
 
-// PostgresURL is the server's URL for database (e.g. "postgres").
-func PostgresURL(server, database string) (string, error) {
+// postgresURL is the server's URL for database (e.g. "postgres").
+func postgresURL(server, database string) (string, error) {
 	u, err := url.Parse(server)
 	if err != nil {
 		return "", fmt.Errorf("%w: server URL: %w", ErrWarehouse, err)
@@ -124,7 +120,7 @@ func OpenPostgres(ctx context.Context, serverURL, name string, keep bool) (*Post
 			return nil, fmt.Errorf("%w: create database %s: %w", ErrWarehouse, name, err)
 		}
 	}
-	dsn, err := PostgresURL(serverURL, name)
+	dsn, err := postgresURL(serverURL, name)
 	if err != nil {
 		admin.Close()
 		return nil, err
@@ -134,7 +130,7 @@ func OpenPostgres(ctx context.Context, serverURL, name string, keep bool) (*Post
 		admin.Close()
 		return nil, fmt.Errorf("%w: %w", ErrWarehouse, err)
 	}
-	return &Postgres{admin: admin, db: db, name: name, dsn: dsn, keep: keep, built: map[string]bool{}}, nil
+	return &Postgres{admin: admin, db: db, name: name, dsn: dsn, keep: keep}, nil
 }
 
 func redactURL(s string) string {
@@ -160,21 +156,6 @@ func (p *Postgres) DB() *sql.DB { return p.db }
 // Build implements Warehouse.
 func (p *Postgres) Build(ctx context.Context, schema string, tables []*Table) error {
 	return buildSchema(ctx, p.db, schema, tables)
-}
-
-// BuildOnce is Build for a schema not built before by this value; it
-// does nothing for one that was.
-func (p *Postgres) BuildOnce(ctx context.Context, schema string, tables []*Table) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.built[schema] {
-		return nil
-	}
-	if err := p.Build(ctx, schema, tables); err != nil {
-		return err
-	}
-	p.built[schema] = true
-	return nil
 }
 
 // Close implements Warehouse: it drops the database unless kept.
