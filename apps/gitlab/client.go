@@ -39,12 +39,6 @@ const (
 	perPage      = 100
 )
 
-// Rate-limit waits when GitLab names none, and the longest wait asked for.
-const (
-	defaultRateWait = time.Minute
-	longestRateWait = time.Hour
-)
-
 // client is the bot's side of GitLab: the merge request's changed files,
 // its current state and base commit for the gate, the commit status and
 // the sticky note for the publisher. It remembers what it looked up (the
@@ -423,7 +417,8 @@ func classify(what string, err error) error {
 	code := er.Response.StatusCode
 	switch {
 	case code == http.StatusTooManyRequests:
-		return fmt.Errorf("gitlab: %s: rate limited: %w", what, bus.RetryAfter(rateWait(er.Response.Header, time.Now())))
+		wait := publish.RateLimitWait(er.Response.Header, "RateLimit-Reset", time.Now())
+		return fmt.Errorf("gitlab: %s: rate limited: %w", what, publish.RateLimited(wait))
 	case code == http.StatusUnauthorized:
 		return bus.Poison(fmt.Errorf("gitlab: %s: 401: gitlab.token is not accepted (expired or revoked?)", what))
 	case code == http.StatusForbidden:
@@ -432,17 +427,4 @@ func classify(what string, err error) error {
 		return bus.Poison(fmt.Errorf("gitlab: %s: %d %s", what, code, er.Message))
 	}
 	return fmt.Errorf("gitlab: %s: %d %s", what, code, er.Message)
-}
-
-// rateWait is how long GitLab asks a rate-limited client to wait:
-// Retry-After in seconds, else until RateLimit-Reset (a Unix time), else
-// a minute; at least a second, at most an hour.
-func rateWait(h http.Header, now time.Time) time.Duration {
-	d := defaultRateWait
-	if s, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil {
-		d = time.Duration(s) * time.Second
-	} else if at, err := strconv.ParseInt(strings.TrimSpace(h.Get("RateLimit-Reset")), 10, 64); err == nil {
-		d = time.Unix(at, 0).Sub(now) + time.Second
-	}
-	return min(max(d, time.Second), longestRateWait)
 }

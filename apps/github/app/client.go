@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,12 +26,6 @@ const CheckName = "diffgate"
 
 // MaxFiles is how many changed files GitHub lists for a pull request.
 const MaxFiles = 3000
-
-// Rate-limit waits when GitHub names none, and the longest wait asked for.
-const (
-	defaultRateWait = time.Minute
-	maxRateWait     = time.Hour
-)
 
 // ErrNoInstallation is returned for a run that carries no installation id.
 var ErrNoInstallation = errors.New("github: the run carries no App installation id")
@@ -340,36 +333,22 @@ func classify(what string, err error) error {
 	var er *github.ErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return fmt.Errorf("github: %s: primary rate limit: %w", what, bus.RetryAfter(clampWait(time.Until(rl.Rate.Reset.Time)+time.Second)))
+		return fmt.Errorf("github: %s: primary rate limit: %w", what, publish.RateLimited(time.Until(rl.Rate.Reset.Time)+time.Second))
 	case errors.As(err, &ab):
-		d := defaultRateWait
+		d := publish.DefaultRateLimitWait
 		if ab.RetryAfter != nil {
 			d = *ab.RetryAfter
 		}
-		return fmt.Errorf("github: %s: secondary rate limit: %w", what, bus.RetryAfter(clampWait(d)))
+		return fmt.Errorf("github: %s: secondary rate limit: %w", what, publish.RateLimited(d))
 	case errors.As(err, &er) && er.Response != nil:
 		code := er.Response.StatusCode
 		switch {
 		case code == http.StatusTooManyRequests || (code == http.StatusForbidden && er.Response.Header.Get("X-RateLimit-Remaining") == "0"):
-			return fmt.Errorf("github: %s: rate limited (%d): %w", what, code, bus.RetryAfter(waitOf(er.Response.Header)))
+			wait := publish.RateLimitWait(er.Response.Header, "X-RateLimit-Reset", time.Now())
+			return fmt.Errorf("github: %s: rate limited (%d): %w", what, code, publish.RateLimited(wait))
 		case code == http.StatusUnprocessableEntity || code == http.StatusNotFound || code == http.StatusForbidden || code == http.StatusUnauthorized:
 			return bus.Poison(fmt.Errorf("github: %s: %d %s", what, code, er.Message))
 		}
 	}
 	return fmt.Errorf("github: %s: %w", what, err)
-}
-
-// waitOf reads Retry-After, else x-ratelimit-reset, else a minute.
-func waitOf(h http.Header) time.Duration {
-	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil {
-		return clampWait(time.Duration(s) * time.Second)
-	}
-	if s, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
-		return clampWait(time.Until(time.Unix(s, 0)) + time.Second)
-	}
-	return defaultRateWait
-}
-
-func clampWait(d time.Duration) time.Duration {
-	return min(max(d, time.Second), maxRateWait)
 }
