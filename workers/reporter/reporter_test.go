@@ -549,16 +549,8 @@ func TestKilledBetweenSteps(t *testing.T) {
 			if diff := cmp.Diff(sampleCounts, rep.Count()); diff != "" {
 				t.Errorf("counts (-want +got):\n%s", diff)
 			}
-			waitReported(h, in.Run)
+			h.waitReported(in.Run)
 		})
-	}
-}
-
-func waitReported(h *harness, run events.Run) {
-	h.t.Helper()
-	h.settle(ConsumerPlan)
-	if s := h.state(run); !s.Reported {
-		h.t.Errorf("the run is not marked reported")
 	}
 }
 
