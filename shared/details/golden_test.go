@@ -2,12 +2,9 @@ package details
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/diffgate/diffgate/shared/report/reporttest"
 )
@@ -28,20 +25,7 @@ func TestGoldenPages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, got, _ := get(t, s.url(tc.model))
-			path := filepath.Join("testdata", tc.name+".html.golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s differs from the golden file (-want +got):\n%s", path, diff)
-			}
+			reporttest.Golden(t, filepath.Join("testdata", tc.name+".html.golden"), got, *update)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package report_test
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,20 +40,7 @@ var volatile = regexp.MustCompile(`\br[0-9a-f]{24}\b`)
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	got = volatile.ReplaceAllString(got, "r<run-id>")
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs from the golden file (-want +got):\n%s", path, diff)
-	}
+	reporttest.Golden(t, filepath.Join("testdata", name+".golden"), got, *update)
 }
 
 func renderAll(r *report.Report, flavor report.Flavor) string {
