@@ -188,7 +188,10 @@ type record struct {
 	// StatusAt is the time of the newest status shown; older ones are
 	// ignored.
 	StatusAt time.Time `json:"status_at,omitzero"`
-	Updated  time.Time `json:"updated"`
+	// Done is the highest progress count shown ("diffing 4/12"); a lower
+	// one, stamped later by a slower handler, is ignored.
+	Done    int       `json:"done,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 func recordKey(runID string) string { return "run." + runID }
@@ -231,6 +234,9 @@ func (p *Publisher) handleStatus(ctx context.Context, m *bus.Msg) error {
 	case !rec.StatusAt.IsZero() && st.At.Before(rec.StatusAt):
 		log.Debug().Time("at", st.At).Time("shown", rec.StatusAt).Msg("publish: status older than the one shown; ignored")
 		return nil
+	case st.Total > 0 && st.Done < rec.Done:
+		log.Debug().Int("done", st.Done).Int("shown", rec.Done).Msg("publish: progress below the count shown; ignored")
+		return nil
 	}
 	head, err := p.head(ctx, run)
 	if err != nil {
@@ -253,6 +259,9 @@ func (p *Publisher) handleStatus(ctx context.Context, m *bus.Msg) error {
 		return fmt.Errorf("publish: status of %s: %w", run, err)
 	}
 	rec.StatusAt, rec.Updated = st.At, p.o.Now().UTC()
+	if st.Total > 0 {
+		rec.Done = st.Done
+	}
 	if err := sh.save(ctx, run.ID()); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -458,5 +459,29 @@ func TestGitLabCommentFoldsLikeGitHubs(t *testing.T) {
 	if writes != 1 || len(body) > report.DefaultCommentLimit || !strings.Contains(body, "more models on the [details page]") {
 		t.Errorf("note written %d times, %d bytes; want one note within %d bytes that points to the details page",
 			writes, len(body), report.DefaultCommentLimit)
+	}
+}
+
+// Reporter handlers run in parallel, so "diffing 3/12" may be stamped
+// after "diffing 4/12": the check keeps the highest count it has shown.
+func TestProgressNeverCountsBackwards(t *testing.T) {
+	f := newFixture(t)
+	run := runAt("aaaa111")
+	t0 := time.Now()
+	for i, done := range []int{4, 3, 5} {
+		st := events.RunStatus{Version: events.Version, Run: run, Stage: events.StageDiff, State: "running",
+			Message: fmt.Sprintf("diffing %d/12", done), Done: done, Total: 12, At: t0.Add(time.Duration(i) * time.Second)}
+		if err := f.p.HandleStatus(f.ctx, f.msg(st)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var titles []string
+	f.vcs.mu.Lock()
+	for _, st := range f.vcs.statuses[run.HeadKey()] {
+		titles = append(titles, st.Title)
+	}
+	f.vcs.mu.Unlock()
+	if want := []string{"Diffing 4/12", "Diffing 5/12"}; !slices.Equal(titles, want) {
+		t.Errorf("statuses shown %q, want %q", titles, want)
 	}
 }
