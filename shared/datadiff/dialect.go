@@ -46,8 +46,11 @@ type Dialect interface {
 	Columns(ctx context.Context, conn *sql.Conn, query string, rel *Relation) ([]Column, error)
 	// Classify maps a database error to one of the sentinel errors
 	// (ErrRelationMissing, ErrPermissionDenied, ErrTimeout, ErrCancelled,
-	// ErrBadFilter for writes refused by the read-only transaction) or
-	// nil when none applies.
+	// ErrBadFilter for writes refused by the read-only transaction,
+	// ErrUnavailable for the server's and the driver's ways of saying it
+	// cannot serve just then) or nil when none applies. Network errors
+	// below the driver need no classifying: the engine takes them as
+	// ErrUnavailable.
 	Classify(err error) error
 
 	// Kind classifies a column type as Columns reports it.

@@ -3,6 +3,7 @@ package datadiff
 import (
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -36,15 +37,40 @@ var (
 	// ErrCancelled: the context was cancelled (e.g. the run was
 	// superseded); the statements running were cancelled on the server.
 	ErrCancelled = errors.New("diff cancelled")
-	// ErrUnavailable: the warehouse could not be reached or dropped the
-	// connection. Worth trying again later; nothing about the diff is
-	// wrong.
+	// ErrUnavailable: the warehouse could not be reached, dropped the
+	// connection, or could not serve just then (shutting down, starting
+	// up, out of connections, a deadlock victim). Worth trying again
+	// later; nothing about the diff is wrong.
 	ErrUnavailable = errors.New("warehouse unavailable")
 )
 
+// classify maps a database or driver error to a sentinel error: the
+// dialect's verdict on its own codes, else ErrUnavailable when the network
+// or the server went away below the SQL layer, else nil.
+func classify(d Dialect, err error) error {
+	if kind := d.Classify(err); kind != nil {
+		return kind
+	}
+	if unreachable(err) {
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// ConnectError is how a dialect's Open reports a failed first connection:
+// when trying again later may succeed (the warehouse cannot be reached,
+// is starting up, has no connection free) the error matches
+// ErrUnavailable too; when a person must act (a refused login, a database
+// that does not exist) it is returned as it is.
+func ConnectError(d Dialect, err error) error {
+	if classify(d, err) == ErrUnavailable {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
 // unreachable reports whether err is the network or the server going
-// away rather than anything the statement did. Dialects classify their
-// own codes; this catches what reaches us below the SQL layer.
+// away rather than anything the statement did.
 func unreachable(err error) bool {
 	var ne net.Error
 	var oe *net.OpError
@@ -153,7 +179,7 @@ func Hint(err error) string {
 	case CodeBadFilter:
 		return "fix the model's diff filter: it must be one SQL condition over columns both relations have"
 	case CodeUnavailable:
-		return "check that the warehouse is up and reachable from the differ; the diff is tried again"
+		return "check that the warehouse is up and reachable; the same diff may succeed later"
 	}
 	return ""
 }

@@ -245,7 +245,7 @@ func (s *Source) wrap(ctx, stmtCtx context.Context, st statement, err error) err
 	case stmtCtx != nil && errors.Is(context.Cause(stmtCtx), ErrTimeout):
 		e.Kind = ErrTimeout
 	default:
-		e.Kind = s.dialect.Classify(err)
+		e.Kind = classify(s.dialect, err)
 	}
 	if e.Kind == ErrCancelled && ctx.Err() == nil {
 		// Cancelled on the server by someone else (e.g. an operator).
@@ -262,12 +262,12 @@ func (s *Source) wrap(ctx, stmtCtx context.Context, st statement, err error) err
 		e.Err = nil
 	case ErrBadFilter:
 		e.Msg = "the filter tried to do more than read"
+	case ErrUnavailable:
+		// Not the filter's or the query's fault, whatever statement it
+		// broke.
+		e.Msg = "the warehouse is unavailable"
 	case nil:
-		if unreachable(err) {
-			// Not the filter's or the query's fault, whatever statement
-			// it broke.
-			e.Kind, e.Msg = ErrUnavailable, "the warehouse could not be reached"
-		} else if st.what != nil {
+		if st.what != nil {
 			e.Kind = st.what
 			switch st.what {
 			case ErrBadFilter:

@@ -32,11 +32,11 @@
 // a missing production relation are results too (not built, new model).
 // An error a person can act on (permission denied, relation missing in a
 // query, timeout, bad filter or settings) is a result with an
-// events.Error. A transient failure of the warehouse (connection refused,
-// server restarting, too many connections) is retried with backoff; when
-// the deliveries are exhausted the dead letter reaches the reporter, which
-// records the model as failed. A task that cannot be decoded is
-// dead-lettered at once.
+// events.Error. A failure the engine reports as datadiff.ErrUnavailable
+// (connection refused or lost, server restarting, too many connections)
+// is retried with backoff; when the deliveries are exhausted the dead
+// letter reaches the reporter, which records the model as failed. A task
+// that cannot be decoded is dead-lettered at once.
 //
 // A redelivered task whose full result is already stored (the process
 // stopped between storing and acknowledging) publishes that result again

@@ -87,7 +87,7 @@ func (w *Worker) handler(runCtx context.Context, ds *dataSource) bus.Handler {
 			return nil
 		}
 		if err != nil {
-			if transient(err) {
+			if errors.Is(err, datadiff.ErrUnavailable) {
 				return fmt.Errorf("%w: %s", ErrUnavailable, ds.redact(err.Error()))
 			}
 			return w.publishError(ctx, t, ds, err)

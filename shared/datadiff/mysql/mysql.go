@@ -80,7 +80,7 @@ func Open(ctx context.Context, dsn string, o datadiff.Options) (*datadiff.Source
 	if err := db.QueryRowContext(pctx, "SELECT VERSION()").Scan(&version); err != nil {
 		db.Close()
 		control.Close()
-		return nil, fmt.Errorf("mysql: connect to %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("mysql: connect to %s: %w", cfg.Addr, datadiff.ConnectError(&Dialect{}, err))
 	}
 	d := &Dialect{MariaDB: strings.Contains(strings.ToLower(version), "mariadb"), control: control}
 	o.OnClose = control.Close
@@ -243,6 +243,10 @@ func (d *Dialect) Columns(ctx context.Context, conn *sql.Conn, query string, rel
 func (*Dialect) Classify(err error) error {
 	var me *driver.MySQLError
 	if !errors.As(err, &me) {
+		if errors.Is(err, driver.ErrInvalidConn) {
+			// The driver's word for a connection that broke mid-statement.
+			return datadiff.ErrUnavailable
+		}
 		return nil
 	}
 	switch me.Number {
@@ -256,6 +260,8 @@ func (*Dialect) Classify(err error) error {
 		return datadiff.ErrCancelled
 	case 1792, 1290: // read-only transaction, read-only server
 		return datadiff.ErrBadFilter
+	case 1040, 1053, 1205, 1213, 1927: // too many connections, shutting down, lock wait timeout, deadlock, connection killed (MariaDB)
+		return datadiff.ErrUnavailable
 	}
 	return nil
 }

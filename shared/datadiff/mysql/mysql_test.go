@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,43 @@ func TestCancelKillsQueryOnServer(t *testing.T) {
 	difftest.Poll(t, "the server to stop the statements", func() bool { return sleeping(t, rw, db) == 0 })
 }
 
+// TestKilledConnectionIsUnavailable: a server that ends the diff's
+// connections (an administrator, a restart) makes the diff unavailable,
+// worth trying again, not a failure of the diff itself.
+func TestKilledConnectionIsUnavailable(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id INT, v INT)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a")
+	src := open(t, dsn, datadiff.Options{})
+	spec := tableSpec("a", "b")
+	spec.Filter = "SLEEP(3600) = 0"
+	db := dbName(t, dsn)
+	wait := difftest.StartDiff(t.Context(), t, src, spec, func() bool { return sleeping(t, rw, db) > 0 })
+	rows, err := rw.Query(`SELECT ID FROM information_schema.PROCESSLIST
+		WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE '%SLEEP(%' AND ID <> CONNECTION_ID()`, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		// The statement may have ended since: its connection is gone.
+		_, _ = rw.Exec("KILL CONNECTION " + strconv.FormatInt(id, 10))
+	}
+	err = wait()
+	if !errors.Is(err, datadiff.ErrUnavailable) || datadiff.Code(err) != datadiff.CodeUnavailable {
+		t.Fatalf("error = %v (code %s), want unavailable", err, datadiff.Code(err))
+	}
+}
+
 func TestStatementTimeout(t *testing.T) {
 	dsn, rw := testDB(t)
 	mustExec(t, rw, "CREATE TABLE a (id INT, v INT)", "INSERT INTO a VALUES (1, 1)", "CREATE TABLE b AS SELECT * FROM a")
@@ -254,5 +292,45 @@ func TestParseDSN(t *testing.T) {
 	}
 	if _, err := ParseDSN("mysql://u:secret@host:notaport/x"); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("bad URL: error %v", err)
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	_, err := Open(t.Context(), "u:s3cret-pw@tcp(127.0.0.1:1)/x?timeout=1s", datadiff.Options{})
+	if err == nil {
+		t.Fatal("no error connecting to a closed port")
+	}
+	if strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+	if !errors.Is(err, datadiff.ErrUnavailable) {
+		t.Errorf("a closed port: error = %v, want ErrUnavailable (worth trying again)", err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"too many connections", &driver.MySQLError{Number: 1040}, datadiff.ErrUnavailable},
+		{"shutting down", &driver.MySQLError{Number: 1053}, datadiff.ErrUnavailable},
+		{"lock wait timeout", &driver.MySQLError{Number: 1205}, datadiff.ErrUnavailable},
+		{"deadlock", &driver.MySQLError{Number: 1213}, datadiff.ErrUnavailable},
+		{"connection killed", &driver.MySQLError{Number: 1927}, datadiff.ErrUnavailable},
+		{"connection broke", fmt.Errorf("count: %w", driver.ErrInvalidConn), datadiff.ErrUnavailable},
+		{"statement timeout", &driver.MySQLError{Number: 1969}, datadiff.ErrTimeout},
+		{"query killed", &driver.MySQLError{Number: 1317}, datadiff.ErrCancelled},
+		{"no such table", &driver.MySQLError{Number: 1146}, datadiff.ErrRelationMissing},
+		{"no privilege", &driver.MySQLError{Number: 1142}, datadiff.ErrPermissionDenied},
+		{"write refused", &driver.MySQLError{Number: 1792}, datadiff.ErrBadFilter},
+		{"access denied", &driver.MySQLError{Number: 1045}, nil},
+		{"syntax error", &driver.MySQLError{Number: 1064}, nil},
+		{"not a database error", errors.New("division by zero"), nil},
+	} {
+		if got := (&Dialect{}).Classify(tc.err); got != tc.want {
+			t.Errorf("%s: Classify = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

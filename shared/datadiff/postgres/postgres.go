@@ -40,7 +40,7 @@ func Open(ctx context.Context, dsn string, o datadiff.Options) (*datadiff.Source
 	defer cancel()
 	if err := db.QueryRowContext(pctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.Host, cfg.Port, err)
+		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.Host, cfg.Port, datadiff.ConnectError(Dialect{}, err))
 	}
 	return datadiff.NewSource(db, Dialect{FullJoin: version >= 160000}, o), nil
 }
@@ -198,6 +198,14 @@ func (Dialect) Classify(err error) error {
 		return datadiff.ErrTimeout
 	case "25006": // read_only_sql_transaction
 		return datadiff.ErrBadFilter
+	case "57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now (starting up)
+		"40001", "40P01": // serialization_failure, deadlock_detected
+		return datadiff.ErrUnavailable
+	}
+	if strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") {
+		// connection_exception; insufficient_resources (too many
+		// connections, out of memory or disk)
+		return datadiff.ErrUnavailable
 	}
 	return nil
 }

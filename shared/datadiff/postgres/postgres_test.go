@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
 )
@@ -168,6 +170,31 @@ func TestCancelStopsQueryOnServer(t *testing.T) {
 	difftest.Poll(t, "the server to stop the statements", func() bool { return activeSleeps(t, admin, db) == 0 })
 }
 
+// TestTerminatedConnectionIsUnavailable: a server that ends the diff's
+// connections (an administrator, a restart) makes the diff unavailable,
+// worth trying again, not a failure of the diff itself.
+func TestTerminatedConnectionIsUnavailable(t *testing.T) {
+	dsn, rw := testDB(t)
+	mustExec(t, rw, "CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a")
+	admin, _ := sql.Open("pgx", baseDSN())
+	defer admin.Close()
+	u, _ := url.Parse(dsn)
+	db := strings.TrimPrefix(u.Path, "/")
+
+	src := open(t, dsn, datadiff.Options{})
+	spec := tableSpec("a", "b")
+	spec.Filter = "pg_sleep(3600) IS NOT NULL"
+	wait := difftest.StartDiff(t.Context(), t, src, spec, func() bool { return activeSleeps(t, admin, db) > 0 })
+	if _, err := admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = $1 AND query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()`, db); err != nil {
+		t.Fatal(err)
+	}
+	err := wait()
+	if !errors.Is(err, datadiff.ErrUnavailable) || datadiff.Code(err) != datadiff.CodeUnavailable {
+		t.Fatalf("error = %v (code %s), want unavailable", err, datadiff.Code(err))
+	}
+}
+
 func TestStatementTimeout(t *testing.T) {
 	dsn, rw := testDB(t)
 	mustExec(t, rw, "CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1)", "CREATE TABLE b AS SELECT * FROM a")
@@ -282,5 +309,51 @@ func TestOpenBadDSNHidesPassword(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("error leaks the password: %v", err)
+	}
+	if !errors.Is(err, datadiff.ErrUnavailable) {
+		t.Errorf("a closed port: error = %v, want ErrUnavailable (worth trying again)", err)
+	}
+}
+
+// TestOpenMissingDatabase: a database that does not exist is for a person
+// to fix, not a warehouse to wait for.
+func TestOpenMissingDatabase(t *testing.T) {
+	testDB(t) // skips or fails without a server
+	u, err := url.Parse(baseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/diffgate_test_absent_" + randHex(6)
+	_, err = Open(t.Context(), u.String(), datadiff.Options{})
+	if err == nil || errors.Is(err, datadiff.ErrUnavailable) {
+		t.Fatalf("error = %v, want one that is not ErrUnavailable", err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"shutting down", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, datadiff.ErrUnavailable},
+		{"crashed", &pgconn.PgError{Code: "57P02"}, datadiff.ErrUnavailable},
+		{"starting up", &pgconn.PgError{Code: "57P03"}, datadiff.ErrUnavailable},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, datadiff.ErrUnavailable},
+		{"deadlock", &pgconn.PgError{Code: "40P01"}, datadiff.ErrUnavailable},
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, datadiff.ErrUnavailable},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, datadiff.ErrUnavailable},
+		{"statement timeout", &pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"}, datadiff.ErrTimeout},
+		{"cancelled", &pgconn.PgError{Code: "57014", Message: "canceling statement due to user request"}, datadiff.ErrCancelled},
+		{"no such table", fmt.Errorf("count: %w", &pgconn.PgError{Code: "42P01"}), datadiff.ErrRelationMissing},
+		{"permission denied", &pgconn.PgError{Code: "42501"}, datadiff.ErrPermissionDenied},
+		{"write refused", &pgconn.PgError{Code: "25006"}, datadiff.ErrBadFilter},
+		{"wrong password", &pgconn.PgError{Code: "28P01", Message: "password authentication failed"}, nil},
+		{"syntax error", &pgconn.PgError{Code: "42601"}, nil},
+		{"not a database error", errors.New("division by zero"), nil},
+	} {
+		if got := (Dialect{}).Classify(tc.err); got != tc.want {
+			t.Errorf("%s: Classify = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
