@@ -14,6 +14,7 @@ import (
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/publish/publishtest"
 	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/report/reporttest"
 )
@@ -32,7 +33,7 @@ func TestOpenToFailedStatusAndOneNote(t *testing.T) {
 	if st.Ref != "feature/orders" || st.Description != "Waiting for the dbt Cloud CI run" {
 		t.Errorf("pending status %+v", st)
 	}
-	gitlabtest.Progress(t, h.b, run, "running", "diffing 3/6")
+	publishtest.Progress(t, h.b, run, "running", "diffing 3/6")
 	if st := h.waitState(headA, "running"); st.Description != "Diffing 3/6" {
 		t.Errorf("running status says %q", st.Description)
 	}
@@ -450,7 +451,7 @@ func TestDetailsPageOpens(t *testing.T) {
 
 func (h *bot) finish(in report.Input, run events.Run, superseded bool) events.RunReport {
 	h.t.Helper()
-	return gitlabtest.Finish(h.t, h.b, in, run, superseded)
+	return publishtest.Finish(h.t, h.b, in, run, superseded)
 }
 
 func contains(s string, parts ...string) bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/publish/publishtest"
 	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/report/reporttest"
 )
@@ -66,10 +67,7 @@ func (h *harness) drained(consumer string) {
 
 func (h *harness) status(run events.Run, state, msg string) {
 	h.t.Helper()
-	if _, err := h.b.Publish(h.ctx, events.RunStatus{Version: events.Version, Run: run, Stage: events.StageDiff,
-		State: state, Message: msg, At: time.Now()}); err != nil {
-		h.t.Fatal(err)
-	}
+	publishtest.Progress(h.t, h.b, run, state, msg)
 }
 
 // runOf is the run the gate requested for a head (the newest).

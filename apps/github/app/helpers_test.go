@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/diffgate/diffgate/apps/github/app"
 	"github.com/diffgate/diffgate/apps/github/githubtest"
 	"github.com/diffgate/diffgate/shared/bus"
@@ -20,6 +17,7 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/fixtures"
+	"github.com/diffgate/diffgate/shared/publish/publishtest"
 	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/service"
 )
@@ -143,33 +141,10 @@ func (h *harness) prEvents() []events.PREvent {
 	return bustest.Stored[events.PREvent](h.t, h.b, events.SubjectPREventPrefix+"github")
 }
 
-// finish publishes a run's final report as the reporter would: the
-// report object, then the RunReport.
+// finish publishes a run's final report as the reporter would.
 func (h *harness) finish(in report.Input, run events.Run, superseded bool) events.RunReport {
 	h.t.Helper()
-	in.Run = run
-	r, err := report.Build(in)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	data, err := r.Encode()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	objs, err := h.b.Objects(h.ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	name := events.ReportObject(run.ID())
-	if _, err := objs.Put(h.ctx, jetstream.ObjectMeta{Name: name}, bytes.NewReader(data)); err != nil {
-		h.t.Fatal(err)
-	}
-	rr := events.RunReport{Version: events.Version, Run: run, Conclusion: r.Conclusion, Title: r.Title,
-		Summary: r.Summary, Report: events.ObjectRef{Name: name}, Superseded: superseded, At: time.Now()}
-	if _, err := h.b.Publish(h.ctx, rr); err != nil {
-		h.t.Fatal(err)
-	}
-	return rr
+	return publishtest.Finish(h.t, h.b, in, run, superseded)
 }
 
 func (h *harness) waitFor(what string, cond func() bool) {
