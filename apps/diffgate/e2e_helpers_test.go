@@ -33,15 +33,8 @@ import (
 // accepts), then diffs small tables.
 const patience = 60 * time.Second
 
-// pgServer is the shared PostgreSQL server's URL ($PGHOST, else
-// 127.0.0.1), on its postgres database.
-func pgServer() string {
-	host := os.Getenv("PGHOST")
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return "postgres://postgres@" + host + ":5432/postgres?sslmode=disable"
-}
+// pgServer is the shared PostgreSQL server's URL, as its superuser.
+func pgServer() string { return pgURL("postgres", "") }
 
 // newWarehouse makes a PostgreSQL database of the test's own, dropped
 // when it ends. Without PostgreSQL the test is skipped, except under
@@ -338,7 +331,7 @@ func (p *pipeline) writes(id int64) []sandbox.Write {
 func stored[T any](t testing.TB, p *pipeline, subject, repository string, n int) []T {
 	t.Helper()
 	var out []T
-	for _, raw := range gitlabtest.Stored[json.RawMessage](t, p.bus, subject) {
+	for _, raw := range bustest.Stored[json.RawMessage](t, p.bus, subject) {
 		run, err := events.RunOf(raw)
 		if err != nil {
 			t.Fatal(err)
@@ -390,20 +383,7 @@ func (p *pipeline) msgIDs(t testing.TB, subject string) map[string]int {
 // before the call: then "nothing else happened" can be asserted.
 func (p *pipeline) settled(t testing.TB, consumer, subject string) {
 	t.Helper()
-	bustest.WaitFor(t, patience, func() error {
-		c, err := p.bus.JetStream().Consumer(p.ctx, p.bus.Name(bus.StreamOf(subject)), consumer)
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(p.ctx)
-		if err != nil {
-			return err
-		}
-		if n := info.NumPending + uint64(info.NumAckPending); n > 0 {
-			return fmt.Errorf("%s has %d messages to handle", consumer, n)
-		}
-		return nil
-	})
+	bustest.WaitFor(t, patience, func() error { return bustest.Idle(t, p.bus, bus.StreamOf(subject), consumer) })
 }
 
 // get fetches a URL and returns the status and body.
