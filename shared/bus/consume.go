@@ -345,21 +345,14 @@ func (b *Bus) handle(ctx context.Context, c Consumer, jm jetstream.Msg, h Handle
 		m.Header = nats.Header{}
 	}
 
-	lc := zerolog.Ctx(ctx).With().
+	log := zerolog.Ctx(ctx).With().
 		Str(observe.FieldSubject, m.Subject).
 		Uint64(observe.FieldStreamSeq, m.StreamSeq).
-		Uint64(observe.FieldDeliveries, m.NumDelivered)
-	if v := m.Header.Get(events.HeaderRunID); v != "" {
-		lc = lc.Str(observe.FieldRunID, v)
-	}
-	if v := m.Header.Get(events.HeaderRepo); v != "" {
-		lc = lc.Str(observe.FieldRepo, v)
-	}
-	if v, err := strconv.Atoi(m.Header.Get(events.HeaderPR)); err == nil {
-		lc = lc.Int(observe.FieldPR, v)
-	}
-	log := lc.Logger()
+		Uint64(observe.FieldDeliveries, m.NumDelivered).
+		Logger()
 	hctx := log.WithContext(context.WithoutCancel(ctx))
+	pr, _ := strconv.Atoi(m.Header.Get(events.HeaderPR))
+	hctx = observe.WithRunFields(hctx, m.Header.Get(events.HeaderRunID), m.Header.Get(events.HeaderRepo), pr)
 	hctx = observe.WithDeliveryID(hctx, m.Header.Get(events.HeaderDeliveryID))
 	log = *zerolog.Ctx(hctx)
 

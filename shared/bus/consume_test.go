@@ -534,6 +534,9 @@ func TestHandlerLogsCarryTheRunAndDelivery(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- b.Consume(ctx, bus.Consumer{Name: "logs", Subject: events.SubjectRunRequested}, func(ctx context.Context, msg *bus.Msg) error {
+			// A stage naming the run and delivery it decoded adds no
+			// second copy of what the headers put there.
+			ctx = observe.WithRun(observe.WithDeliveryID(ctx, "gh:abc-14"), m.Run)
 			zerolog.Ctx(ctx).Info().Msg("working on it")
 			// What this stage publishes carries the delivery id on.
 			_, err := b.Publish(ctx, events.RunCancelled{Version: events.Version, Run: m.Run, Reason: events.CancelClosed})
@@ -556,14 +559,20 @@ func TestHandlerLogsCarryTheRunAndDelivery(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	mu.Unlock()
 	var line map[string]any
+	var raw string
 	for _, l := range lines {
 		var v map[string]any
 		if err := json.Unmarshal([]byte(l), &v); err == nil && v["message"] == "working on it" {
-			line = v
+			line, raw = v, l
 		}
 	}
 	if line == nil {
 		t.Fatalf("handler's line not found in:\n%s", strings.Join(lines, "\n"))
+	}
+	for _, f := range []string{observe.FieldRunID, observe.FieldRepo, observe.FieldPR, observe.FieldDeliveryID} {
+		if n := strings.Count(raw, `"`+f+`":`); n != 1 {
+			t.Errorf("field %s appears %d times in %s", f, n, raw)
+		}
 	}
 	want := map[string]any{
 		"run_id": m.Run.ID(), "repo": "github.com/acme/analytics", "pr": float64(14),

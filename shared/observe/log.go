@@ -66,24 +66,47 @@ type ctxKey int
 
 const (
 	keyDeliveryID ctxKey = iota
+	keyRunID
 )
 
 // WithRun returns a context whose logger carries the run's id, repository
-// and PR number. Call it once, where the run becomes known.
+// and PR number. A context that carries the run already (the bus puts the
+// run a message's headers name on its handler's context) is returned as
+// it is: the same field twice makes a JSON line ambiguous.
 func WithRun(ctx context.Context, run events.Run) context.Context {
-	l := zerolog.Ctx(ctx).With().
-		Str(FieldRunID, run.ID()).
-		Str(FieldRepo, run.Repository).
-		Int(FieldPR, run.PR).
-		Logger()
-	return l.WithContext(ctx)
+	return WithRunFields(ctx, run.ID(), run.Repository, run.PR)
+}
+
+// WithRunFields is WithRun for a run known by its fields alone, such as
+// the Diffgate-* headers of a message; empty fields are left out.
+func WithRunFields(ctx context.Context, runID, repo string, pr int) context.Context {
+	if runID != "" && ctx.Value(keyRunID) == runID {
+		return ctx
+	}
+	c := zerolog.Ctx(ctx).With()
+	if runID != "" {
+		c = c.Str(FieldRunID, runID)
+	}
+	if repo != "" {
+		c = c.Str(FieldRepo, repo)
+	}
+	if pr > 0 {
+		c = c.Int(FieldPR, pr)
+	}
+	l := c.Logger()
+	ctx = l.WithContext(ctx)
+	if runID != "" {
+		ctx = context.WithValue(ctx, keyRunID, runID)
+	}
+	return ctx
 }
 
 // WithDeliveryID returns a context whose logger carries the webhook
 // delivery id, and which remembers it so that messages published under
-// this context carry it on to the next stage (see DeliveryID).
+// this context carry it on to the next stage (see DeliveryID). A context
+// that carries that id already is returned as it is.
 func WithDeliveryID(ctx context.Context, id string) context.Context {
-	if id == "" {
+	if id == "" || DeliveryID(ctx) == id {
 		return ctx
 	}
 	l := zerolog.Ctx(ctx).With().Str(FieldDeliveryID, id).Logger()

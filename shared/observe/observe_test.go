@@ -31,7 +31,15 @@ func TestLogLinesCarryTheRunAndDelivery(t *testing.T) {
 	ctx := logger.WithContext(context.Background())
 	ctx = observe.WithDeliveryID(ctx, "gh:5f1e")
 	ctx = observe.WithRun(ctx, run)
+	// Naming the same run and delivery again (a stage that does not know
+	// the bus did) adds nothing: every field once.
+	ctx = observe.WithRun(observe.WithDeliveryID(ctx, "gh:5f1e"), run)
 	zerolog.Ctx(ctx).Info().Msg("check run created")
+	for _, f := range []string{observe.FieldRunID, observe.FieldRepo, observe.FieldPR, observe.FieldDeliveryID} {
+		if n := strings.Count(buf.String(), `"`+f+`":`); n != 1 {
+			t.Errorf("field %s appears %d times in %s", f, n, buf.String())
+		}
+	}
 
 	var line map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
