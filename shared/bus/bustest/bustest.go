@@ -235,7 +235,10 @@ func Stored[T any](t testing.TB, b *bus.Bus, subject string) []T {
 // holds, or nil when it holds nothing: for WaitFor.
 func Idle(t testing.TB, b *bus.Bus, stream, name string) error {
 	t.Helper()
-	ctx := Context(t)
+	// Not Context(t): WaitFor calls this every few milliseconds, and each
+	// Context(t) stays registered for cleanup until the test ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	c, err := b.JetStream().Consumer(ctx, b.Name(stream), name)
 	if err != nil {
 		return err
