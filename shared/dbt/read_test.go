@@ -140,14 +140,6 @@ func TestReadFixtureDetails(t *testing.T) {
 	if !o.Quoting.Identifier || o.Database != "your-gcp-project" {
 		t.Errorf("v4 relation %+v", o)
 	}
-	// The Hightouch mapping: relations by name.
-	nr, ok := m.FindRelation(`"JAFFLE_SHOP".main.Customers`)
-	if !ok || nr.UniqueID != "model.jaffle_shop.customers" {
-		t.Errorf("FindRelation: %+v %v", nr, ok)
-	}
-	if _, ok := m.FindRelation("nowhere.customers"); ok {
-		t.Error("FindRelation matched a relation in another schema")
-	}
 	rels := m.Relations()
 	if len(rels) == 0 || rels[0].Relation.Identifier == "" {
 		t.Errorf("Relations: %+v", rels)

@@ -97,69 +97,23 @@ func splitRelationName(s string) (parts []string, quoted []bool, ok bool) {
 	return parts, quoted, true
 }
 
-// NodeRelation is one built node and its relation, for mapping relations
-// named elsewhere (a Hightouch model's table or SQL, its dbtUniqueId) back to
-// dbt nodes.
+// NodeRelation is one built node and the relation dbt builds for it.
 type NodeRelation struct {
-	UniqueID     string
-	Name         string
-	ResourceType string // model, seed, snapshot
-	Database     string
-	Schema       string
-	Identifier   string
-	RelationName string
-	Relation     events.Relation
+	UniqueID string
+	Relation events.Relation
 }
 
 // Relations lists the models, seeds and snapshots that dbt builds (not
-// ephemeral models) with their relations, sorted by unique_id.
+// ephemeral models) with their relations, sorted by unique_id: what a
+// Hightouch model's table or SQL is matched against, and the relations
+// `diffgate check` reads.
 func (m *Manifest) Relations() []NodeRelation {
 	out := make([]NodeRelation, 0, len(m.nodes))
 	for _, n := range m.nodes {
-		r, ok := n.Relation()
-		if !ok {
-			continue
+		if r, ok := n.Relation(); ok {
+			out = append(out, NodeRelation{UniqueID: n.UniqueID, Relation: r})
 		}
-		out = append(out, NodeRelation{
-			UniqueID: n.UniqueID, Name: n.Name, ResourceType: n.ResourceType,
-			Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
-			RelationName: n.RelationName, Relation: r,
-		})
 	}
 	slices.SortFunc(out, func(a, b NodeRelation) int { return strings.Compare(a.UniqueID, b.UniqueID) })
 	return out
-}
-
-// FindRelation finds the built node whose relation a SQL name refers to:
-// "table", "schema.table" or "database.schema.table", each part quoted or
-// not. Parts are compared without regard to case (warehouses fold unquoted
-// names). A bare table name must match exactly one node. ok is false when
-// nothing, or more than one node, matches.
-func (m *Manifest) FindRelation(name string) (NodeRelation, bool) {
-	parts, _, ok := splitRelationName(name)
-	if !ok {
-		p, _, ok1 := splitRelationName("x." + name)
-		if !ok1 || len(p) != 2 {
-			return NodeRelation{}, false
-		}
-		parts = p[1:]
-	}
-	var found []NodeRelation
-	for _, nr := range m.Relations() {
-		r := nr.Relation
-		match := strings.EqualFold(parts[len(parts)-1], r.Identifier)
-		if match && len(parts) >= 2 {
-			match = strings.EqualFold(parts[len(parts)-2], r.Schema)
-		}
-		if match && len(parts) == 3 && r.Database != "" {
-			match = strings.EqualFold(parts[0], r.Database)
-		}
-		if match {
-			found = append(found, nr)
-		}
-	}
-	if len(found) != 1 {
-		return NodeRelation{}, false
-	}
-	return found[0], true
 }
