@@ -94,13 +94,13 @@ func read(t testing.TB, m *dbtgen.Manifest) *dbt.Manifest {
 
 // pair returns the shop project as production and, edited, as a PR built
 // in a CI schema (as dbt Cloud builds PRs).
-func pair(t *testing.T, edit func(pr *dbtgen.Manifest)) (prod, pr *dbt.Manifest) {
+func pair(t *testing.T, edit func(t *testing.T, pr *dbtgen.Manifest)) (prod, pr *dbt.Manifest) {
 	t.Helper()
 	p := shop()
 	q := shop()
 	q.Schema = "dbt_cloud_pr_22_7"
 	if edit != nil {
-		edit(q)
+		edit(t, q)
 	}
 	return read(t, p), read(t, q)
 }

@@ -245,7 +245,7 @@ func TestCompare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prod, pr := pair(t, func(m *dbtgen.Manifest) { tt.edit(t, m) })
+			prod, pr := pair(t, tt.edit)
 			c := dbt.Compare(prod, pr)
 			got := summarize(c)
 			want := tt.want

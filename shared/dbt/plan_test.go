@@ -45,7 +45,7 @@ func rows(p *events.Plan) []row {
 	return out
 }
 
-func plan(t *testing.T, opts dbt.PlanOptions, edit func(pr *dbtgen.Manifest)) *events.Plan {
+func plan(t *testing.T, opts dbt.PlanOptions, edit func(t *testing.T, pr *dbtgen.Manifest)) *events.Plan {
 	t.Helper()
 	prod, pr := pair(t, edit)
 	p, err := dbt.Plan(context.Background(), prod, pr, opts)
@@ -60,7 +60,7 @@ func editBody(name string) func(*testing.T, *dbtgen.Manifest) {
 }
 
 func TestPlanDiffSelection(t *testing.T) {
-	stgOrdersEdited := func(t *testing.T, m *dbtgen.Manifest) { editBody("stg_orders")(t, m) }
+	stgOrdersEdited := editBody("stg_orders")
 	tests := []struct {
 		name string
 		opts dbt.PlanOptions
@@ -151,7 +151,7 @@ func TestPlanDiffSelection(t *testing.T) {
 		{
 			name: "an ephemeral model in the middle changes: what inlines it is diffed even with Slim Diff",
 			opts: dbt.PlanOptions{SlimDiff: true},
-			edit: func(t *testing.T, m *dbtgen.Manifest) { editBody("int_orders")(t, m) },
+			edit: editBody("int_orders"),
 			want: []row{
 				{"model.shop.int_orders", events.ChangeModified, false, "ephemeral"},
 				{"model.shop.customers", events.ChangeDownstream, false, "slim"},
@@ -207,7 +207,7 @@ func TestPlanDiffSelection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := plan(t, tt.opts, func(m *dbtgen.Manifest) { tt.edit(t, m) })
+			p := plan(t, tt.opts, tt.edit)
 			if diff := cmp.Diff(tt.want, rows(p)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
@@ -229,8 +229,8 @@ func countDiff(rs []row) int {
 }
 
 func TestPlanModelDetails(t *testing.T) {
-	p := plan(t, dbt.PlanOptions{SampleSize: 20, SamplesOff: "", ImportMetadata: true}, func(m *dbtgen.Manifest) {
-		o := node(&testing.T{}, m, "orders")
+	p := plan(t, dbt.PlanOptions{SampleSize: 20, SamplesOff: "", ImportMetadata: true}, func(t *testing.T, m *dbtgen.Manifest) {
+		o := node(t, m, "orders")
 		o.RawCode += " -- edited"
 		o.Tags = []string{"finance"}
 		o.Meta = map[string]any{"owner": "finance@example.com", "datafold": map[string]any{"datadiff": map[string]any{
@@ -267,8 +267,8 @@ func TestPlanModelDetails(t *testing.T) {
 
 func TestPlanLineage(t *testing.T) {
 	for _, imp := range []bool{false, true} {
-		p := plan(t, dbt.PlanOptions{ImportMetadata: imp}, func(m *dbtgen.Manifest) {
-			o := node(&testing.T{}, m, "orders")
+		p := plan(t, dbt.PlanOptions{ImportMetadata: imp}, func(t *testing.T, m *dbtgen.Manifest) {
+			o := node(t, m, "orders")
 			o.RawCode += " -- edited"
 			o.Tags = []string{"finance"}
 		})
@@ -310,7 +310,7 @@ func TestPlanLineage(t *testing.T) {
 }
 
 func TestPlanRemovedAndWarnings(t *testing.T) {
-	p := plan(t, dbt.PlanOptions{}, func(m *dbtgen.Manifest) {
+	p := plan(t, dbt.PlanOptions{}, func(t *testing.T, m *dbtgen.Manifest) {
 		var kept []*dbtgen.Node
 		for _, n := range m.Nodes {
 			if n.Name != "customers" && n.AttachedNode != "model.shop.customers" {
@@ -319,7 +319,7 @@ func TestPlanRemovedAndWarnings(t *testing.T) {
 		}
 		m.Nodes = kept
 		m.Exposures = nil
-		o := node(&testing.T{}, m, "orders")
+		o := node(t, m, "orders")
 		o.Meta = map[string]any{"diffgate": map[string]any{"never_dif": true, "filter": 3, "slim_diff": "always"}}
 	})
 	if diff := cmp.Diff([]events.Node{{ID: "model.shop.customers", Name: "customers", ResourceType: "model"}}, p.Removed); diff != "" {
@@ -330,8 +330,8 @@ func TestPlanRemovedAndWarnings(t *testing.T) {
 	}
 	// Meta mistakes on models that are not in the plan are not reported
 	// (the plan reads meta of planned models only); edit one that is.
-	p = plan(t, dbt.PlanOptions{}, func(m *dbtgen.Manifest) {
-		o := node(&testing.T{}, m, "orders")
+	p = plan(t, dbt.PlanOptions{}, func(t *testing.T, m *dbtgen.Manifest) {
+		o := node(t, m, "orders")
 		o.RawCode += " -- edited"
 		o.Meta = map[string]any{"diffgate": map[string]any{"never_dif": true, "filter": []int{3}, "slim_diff": "always"}}
 	})
@@ -348,8 +348,8 @@ func TestPlanRemovedAndWarnings(t *testing.T) {
 
 // config.meta and meta both count; meta.diffgate wins over Datafold's keys.
 func TestPlanMetaPrecedence(t *testing.T) {
-	p := plan(t, dbt.PlanOptions{}, func(m *dbtgen.Manifest) {
-		o := node(&testing.T{}, m, "orders")
+	p := plan(t, dbt.PlanOptions{}, func(t *testing.T, m *dbtgen.Manifest) {
+		o := node(t, m, "orders")
 		o.RawCode += " -- edited"
 		o.Config = map[string]any{"meta": map[string]any{
 			"diffgate": map[string]any{"time_column": "updated_at", "never_diff": "false"},
