@@ -48,10 +48,10 @@ type client struct {
 	api     *glapi.Client
 	webHost string
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards botID
 	botID     int
-	notes     map[string]int         // PR key → note id
-	pipelines map[string]*pipelineAt // head key → where its statuses go
+	notes     publish.Memo[int]        // PR key → note id
+	pipelines publish.Memo[pipelineAt] // head key → where its statuses go
 }
 
 // pipelineAt is where a head's commit statuses are posted: the merge
@@ -70,7 +70,7 @@ var (
 )
 
 func newClient(api *glapi.Client, webHost string) *client {
-	return &client{api: api, webHost: webHost, notes: map[string]int{}, pipelines: map[string]*pipelineAt{}}
+	return &client{api: api, webHost: webHost}
 }
 
 // project is how the API names a run's project: the numeric id of the
@@ -134,9 +134,7 @@ func (c *client) mergeRequest(ctx context.Context, run events.Run) (*glapi.Merge
 	if p := mr.HeadPipeline; p != nil && p.SHA == mr.SHA && p.ProjectID == mr.TargetProjectID && mr.SHA != "" {
 		head := run
 		head.HeadSHA = mr.SHA
-		c.mu.Lock()
-		c.pipelines[head.HeadKey()] = &pipelineAt{id: p.ID, ref: p.Ref}
-		c.mu.Unlock()
+		c.pipelines.Put(head.HeadKey(), pipelineAt{id: p.ID, ref: p.Ref})
 	}
 	return mr, nil
 }
@@ -245,9 +243,7 @@ func (c *client) SetStatus(ctx context.Context, run events.Run, st publish.Statu
 	_, _, err = c.api.Commits.SetCommitStatus(pid, run.HeadSHA, opt, glapi.WithContext(ctx))
 	if errors.Is(err, glapi.ErrNotFound) && at.id != 0 {
 		// The pipeline is gone (deleted): let GitLab pick one by ref.
-		c.mu.Lock()
-		delete(c.pipelines, run.HeadKey())
-		c.mu.Unlock()
+		c.pipelines.Forget(run.HeadKey())
 		opt.PipelineID = nil
 		_, _, err = c.api.Commits.SetCommitStatus(pid, run.HeadSHA, opt, glapi.WithContext(ctx))
 	}
@@ -269,11 +265,8 @@ func (c *client) SetStatus(ctx context.Context, run events.Run, st publish.Statu
 // holds them).
 func (c *client) pipelineOf(ctx context.Context, run events.Run) (pipelineAt, error) {
 	key := run.HeadKey()
-	c.mu.Lock()
-	at := c.pipelines[key]
-	c.mu.Unlock()
-	if at != nil {
-		return *at, nil
+	if at, ok := c.pipelines.Get(key); ok {
+		return at, nil
 	}
 	mr, err := c.mergeRequest(ctx, run)
 	if errors.Is(err, gate.ErrNoPR) {
@@ -282,22 +275,14 @@ func (c *client) pipelineOf(ctx context.Context, run events.Run) (pipelineAt, er
 	if err != nil {
 		return pipelineAt{}, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if at := c.pipelines[key]; at != nil {
-		return *at, nil
-	}
 	ref := run.HeadRef
 	if mr.SourceProjectID != mr.TargetProjectID || ref == "" {
 		ref = "refs/merge-requests/" + strconv.Itoa(run.PR) + "/head"
 	}
 	// Remembered either way: GitLab attaches the next statuses of this
-	// ref and commit to the pipeline the first one made.
-	if len(c.pipelines) > 10000 {
-		clear(c.pipelines)
-	}
-	c.pipelines[key] = &pipelineAt{ref: ref}
-	return pipelineAt{ref: ref}, nil
+	// ref and commit to the pipeline the first one made. The look-up may
+	// have found the head pipeline meanwhile: that one wins.
+	return c.pipelines.GetOrPut(key, pipelineAt{ref: ref}), nil
 }
 
 // repeated reports GitLab's answer to a status posted twice in the same
@@ -315,9 +300,7 @@ func (c *client) UpsertComment(ctx context.Context, run events.Run, body string)
 		return err
 	}
 	key := run.PRKey()
-	c.mu.Lock()
-	id := c.notes[key]
-	c.mu.Unlock()
+	id, _ := c.notes.Get(key)
 	if id == 0 {
 		if id, err = c.findNote(ctx, pid, run.PR); err != nil {
 			return err
@@ -327,31 +310,19 @@ func (c *client) UpsertComment(ctx context.Context, run events.Run, body string)
 		_, _, err := c.api.Notes.UpdateMergeRequestNote(pid, run.PR, id, &glapi.UpdateMergeRequestNoteOptions{Body: glapi.Ptr(body)}, glapi.WithContext(ctx))
 		if !errors.Is(err, glapi.ErrNotFound) {
 			if err == nil {
-				c.rememberNote(key, id)
+				c.notes.Put(key, id)
 			}
 			return classify("edit the note", err)
 		}
-		// Deleted by someone: write a new one.
-		c.mu.Lock()
-		delete(c.notes, key)
-		c.mu.Unlock()
+		c.notes.Forget(key) // deleted by someone: write a new one
 	}
 	n, _, err := c.api.Notes.CreateMergeRequestNote(pid, run.PR, &glapi.CreateMergeRequestNoteOptions{Body: glapi.Ptr(body)}, glapi.WithContext(ctx))
 	if err != nil {
 		return classify("write the note", err)
 	}
-	c.rememberNote(key, n.ID)
+	c.notes.Put(key, n.ID)
 	zerolog.Ctx(ctx).Info().Int("note", n.ID).Msg("gitlab: sticky note written")
 	return nil
-}
-
-func (c *client) rememberNote(key string, id int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.notes) > 10000 { // a bound, not an LRU: a miss costs one list
-		clear(c.notes)
-	}
-	c.notes[key] = id
 }
 
 // findNote finds the bot's note that opens with the sticky marker. Only

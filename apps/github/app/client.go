@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -38,9 +37,8 @@ type client struct {
 	cc       githubapp.ClientCreator
 	appID    int64
 	webHost  string
-	mu       sync.Mutex
-	checks   map[string]int64 // head key → check run id
-	comments map[string]int64 // PR key → comment id
+	checks   publish.Memo[int64] // head key → check run id
+	comments publish.Memo[int64] // PR key → comment id
 }
 
 var (
@@ -50,7 +48,7 @@ var (
 )
 
 func newClient(cc githubapp.ClientCreator, appID int64, webHost string) *client {
-	return &client{cc: cc, appID: appID, webHost: webHost, checks: map[string]int64{}, comments: map[string]int64{}}
+	return &client{cc: cc, appID: appID, webHost: webHost}
 }
 
 // repo returns the installation client and owner/name of a run.
@@ -200,7 +198,7 @@ func (c *client) SetStatus(ctx context.Context, run events.Run, st publish.Statu
 			return classify("update the check run", err)
 		}
 		// Deleted under us (the repository was recreated): make a new one.
-		c.forget(c.checks, run.HeadKey())
+		c.checks.Forget(run.HeadKey())
 	}
 	cr, _, err := gh.Checks.CreateCheckRun(ctx, owner, name, github.CreateCheckRunOptions{
 		Name: CheckName, HeadSHA: run.HeadSHA, DetailsURL: detailsURL, ExternalID: github.String(run.HeadKey()),
@@ -209,7 +207,7 @@ func (c *client) SetStatus(ctx context.Context, run events.Run, st publish.Statu
 	if err != nil {
 		return classify("create the check run", err)
 	}
-	c.remember(c.checks, run.HeadKey(), cr.GetID())
+	c.checks.Put(run.HeadKey(), cr.GetID())
 	zerolog.Ctx(ctx).Info().Int64("check_run", cr.GetID()).Msg("github: check run created")
 	return nil
 }
@@ -217,7 +215,7 @@ func (c *client) SetStatus(ctx context.Context, run events.Run, st publish.Statu
 // findCheck finds the head's check run by its external id.
 func (c *client) findCheck(ctx context.Context, gh *github.Client, owner, name string, run events.Run) (int64, error) {
 	key := run.HeadKey()
-	if id := c.recall(c.checks, key); id != 0 {
+	if id, ok := c.checks.Get(key); ok {
 		return id, nil
 	}
 	opt := &github.ListCheckRunsOptions{CheckName: github.String(CheckName), AppID: github.Int64(c.appID),
@@ -229,7 +227,7 @@ func (c *client) findCheck(ctx context.Context, gh *github.Client, owner, name s
 		}
 		for _, cr := range res.CheckRuns {
 			if cr.GetExternalID() == key {
-				c.remember(c.checks, key, cr.GetID())
+				c.checks.Put(key, cr.GetID())
 				return cr.GetID(), nil
 			}
 		}
@@ -247,7 +245,7 @@ func (c *client) UpsertComment(ctx context.Context, run events.Run, body string)
 		return err
 	}
 	key := run.PRKey()
-	id := c.recall(c.comments, key)
+	id, _ := c.comments.Get(key)
 	if id == 0 {
 		if id, err = c.findComment(ctx, gh, owner, name, run.PR); err != nil {
 			return err
@@ -257,17 +255,17 @@ func (c *client) UpsertComment(ctx context.Context, run events.Run, body string)
 		_, _, err := gh.Issues.EditComment(ctx, owner, name, id, &github.IssueComment{Body: github.String(body)})
 		if !isNotFound(err) {
 			if err == nil {
-				c.remember(c.comments, key, id)
+				c.comments.Put(key, id)
 			}
 			return classify("edit the comment", err)
 		}
-		c.forget(c.comments, key) // deleted by someone: write a new one
+		c.comments.Forget(key) // deleted by someone: write a new one
 	}
 	cm, _, err := gh.Issues.CreateComment(ctx, owner, name, run.PR, &github.IssueComment{Body: github.String(body)})
 	if err != nil {
 		return classify("create the comment", err)
 	}
-	c.remember(c.comments, key, cm.GetID())
+	c.comments.Put(key, cm.GetID())
 	zerolog.Ctx(ctx).Info().Int64("comment", cm.GetID()).Msg("github: sticky comment created")
 	return nil
 }
@@ -292,27 +290,6 @@ func (c *client) findComment(ctx context.Context, gh *github.Client, owner, name
 		}
 		opt.Page = resp.NextPage
 	}
-}
-
-func (c *client) recall(m map[string]int64, k string) int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return m[k]
-}
-
-func (c *client) remember(m map[string]int64, k string, id int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(m) > 10000 { // a bound, not an LRU: a miss costs one list request
-		clear(m)
-	}
-	m[k] = id
-}
-
-func (c *client) forget(m map[string]int64, k string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(m, k)
 }
 
 func isNotFound(err error) bool {
