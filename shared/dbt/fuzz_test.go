@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/diffgate/diffgate/shared/dbt"
+	"github.com/diffgate/diffgate/shared/fixtures"
 )
 
 // FuzzRead feeds the reader arbitrary bytes: it must return a manifest or
@@ -27,9 +26,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"a":[1,2,{"b":"\\"}"}]}`))
 	f.Add([]byte(""))
 	f.Add([]byte("nul"))
-	if data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "manifests", "jaffle_shop", "jaffle_shop_v4_manifest.json")); err == nil {
-		f.Add(data)
-	}
+	f.Add(fixtures.Read(f, "manifests", "jaffle_shop", "jaffle_shop_v4_manifest.json"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
 		m, err := dbt.Read(ctx, bytes.NewReader(data), dbt.ReadOptions{MaxBytes: 1 << 20})
