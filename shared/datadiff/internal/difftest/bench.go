@@ -27,7 +27,8 @@ var BenchColumns = []string{"c01", "c02", "c03", "c04", "c05", "c06", "c07", "c0
 type BenchDialect struct {
 	// Series is a FROM item yielding column i from 1 to n.
 	Series func(n int) string
-	// Cast spells a cast of expr to a type named as in PostgreSQL.
+	// Types spells the types the generator names as PostgreSQL does,
+	// where the database names them otherwise.
 	Types map[string]string
 	// Seconds is expr seconds as an interval.
 	Seconds func(expr string) string

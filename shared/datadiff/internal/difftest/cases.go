@@ -7,7 +7,7 @@ import (
 )
 
 // Want is what a case expects. Maps and slices left nil are not checked,
-// except Mismatches, which always names every compared column.
+// except Mismatches, which names every compared column (none when nil).
 type Want struct {
 	Err                                error // a sentinel; nil for success
 	Status                             datadiff.Status
@@ -44,6 +44,22 @@ func rel(env *Env, name string) *datadiff.Side {
 func pair(env *Env, prod, pr string) (*datadiff.Side, datadiff.Side) {
 	return rel(env, prod), *rel(env, pr)
 }
+
+// diffOf is the Spec of a case that diffs fixture tables prod and pr with
+// the settings of s, on the key id unless s names another.
+func diffOf(prod, pr string, s datadiff.Spec) func(*Env) datadiff.Spec {
+	return func(env *Env) datadiff.Spec {
+		spec := s
+		spec.Prod, spec.PR = pair(env, prod, pr)
+		if spec.Key == nil {
+			spec.Key = []string{"id"}
+		}
+		return spec
+	}
+}
+
+// unique is a side of n rows whose keys are all distinct and not NULL.
+func unique(n int64) datadiff.SideStats { return datadiff.SideStats{Rows: n, DistinctKeys: n} }
 
 // Tables returns every fixture table by name.
 func Tables() map[string]Table {
@@ -169,18 +185,12 @@ func Cases() []Case {
 	return []Case{
 		{
 			Name: "basic",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 10}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{SampleSize: 10}),
 			Want: basicWant,
 		},
 		{
 			Name: "basic_small_sample",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 1}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{SampleSize: 1}),
 			Want: func() Want {
 				w := basicWant
 				w.SampleChanged, w.SampleChangedN = nil, 1
@@ -190,10 +200,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "samples_off",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 10, SamplesOff: "sensitive data"}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{SampleSize: 10, SamplesOff: "sensitive data"}),
 			Want: func() Want {
 				w := basicWant
 				w.SampleChanged, w.SampleProdOnly, w.SamplePROnly = nil, nil, nil
@@ -220,14 +227,11 @@ func Cases() []Case {
 			// and largest keys come from the value pass, the others from a
 			// join.
 			Name: "samples_one_pattern",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "pattern_prod", "pattern_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 10}
-			},
+			Spec: diffOf("pattern_prod", "pattern_pr", datadiff.Spec{SampleSize: 10}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:    datadiff.SideStats{Rows: 5, DistinctKeys: 5},
-				PR:      datadiff.SideStats{Rows: 5, DistinctKeys: 5},
+				Prod:    unique(5),
+				PR:      unique(5),
 				Changed: 4, Unchanged: 1,
 				Mismatches:    map[string]int64{"v": 4, "w": 0},
 				SampleChanged: map[string][]string{"1": {"v"}, "2": {"v"}, "3": {"v"}, "4": {"v"}},
@@ -235,14 +239,11 @@ func Cases() []Case {
 		},
 		{
 			Name: "samples_one_pattern_bounded",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "pattern_prod", "pattern_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 3}
-			},
+			Spec: diffOf("pattern_prod", "pattern_pr", datadiff.Spec{SampleSize: 3}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:    datadiff.SideStats{Rows: 5, DistinctKeys: 5},
-				PR:      datadiff.SideStats{Rows: 5, DistinctKeys: 5},
+				Prod:    unique(5),
+				PR:      unique(5),
 				Changed: 4, Unchanged: 1,
 				Mismatches:     map[string]int64{"v": 4, "w": 0},
 				SampleChangedN: 3,
@@ -250,14 +251,11 @@ func Cases() []Case {
 		},
 		{
 			Name: "filter",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, Filter: "id <= 4 OR name = 'h' -- a comment"}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{Filter: "id <= 4 OR name = 'h' -- a comment"}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:    datadiff.SideStats{Rows: 5, DistinctKeys: 5},
-				PR:      datadiff.SideStats{Rows: 5, DistinctKeys: 5},
+				Prod:    unique(5),
+				PR:      unique(5),
 				Changed: 4, Unchanged: 1,
 				Mismatches: map[string]int64{"amount": 1, "name": 1, "qty": 0, "note": 2, "flag": 1},
 				SamplesOff: "sample size is 0",
@@ -265,10 +263,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "include_exclude",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, Include: []string{"amount", "note", "qty", "nope"}, Exclude: []string{"qty"}}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{Include: []string{"amount", "note", "qty", "nope"}, Exclude: []string{"qty"}}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
 				Prod:  datadiff.SideStats{Rows: 8, DistinctKeys: 8, ExclusiveKeys: 1},
@@ -281,10 +276,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "null_keys",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "nullkey_prod", "nullkey_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 5}
-			},
+			Spec: diffOf("nullkey_prod", "nullkey_pr", datadiff.Spec{SampleSize: 5}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
 				Prod:    datadiff.SideStats{Rows: 4, KeyNulls: 2, DistinctKeys: 2, SetAside: 2},
@@ -297,10 +289,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "duplicate_keys",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "dup_prod", "dup_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 5}
-			},
+			Spec: diffOf("dup_prod", "dup_pr", datadiff.Spec{SampleSize: 5}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
 				Prod:  datadiff.SideStats{Rows: 8, DuplicateRows: 5, DistinctKeys: 5, ExclusiveKeys: 1, SetAside: 6},
@@ -314,10 +303,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "composite_key",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "comp_prod", "comp_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"region", "id"}, SampleSize: 5}
-			},
+			Spec: diffOf("comp_prod", "comp_pr", datadiff.Spec{Key: []string{"region", "id"}, SampleSize: 5}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"region", "id"},
 				Prod:  datadiff.SideStats{Rows: 4, DistinctKeys: 4, ExclusiveKeys: 1},
@@ -331,14 +317,11 @@ func Cases() []Case {
 		},
 		{
 			Name: "schema_changes",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "schema_prod", "schema_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-			},
+			Spec: diffOf("schema_prod", "schema_pr", datadiff.Spec{}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:    datadiff.SideStats{Rows: 2, DistinctKeys: 2},
-				PR:      datadiff.SideStats{Rows: 2, DistinctKeys: 2},
+				Prod:    unique(2),
+				PR:      unique(2),
 				Changed: 1, Unchanged: 1,
 				Mismatches:    map[string]int64{"a": 0, "b": 0, "c": 0, "d": 1},
 				SchemaAdded:   []string{"new"},
@@ -349,16 +332,11 @@ func Cases() []Case {
 		},
 		{
 			Name: "tolerance",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "tol_prod", "tol_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, Tolerance: map[string]datadiff.Tolerance{
-					"x": {Abs: 0.01}, "y": {Rel: 0.001},
-				}}
-			},
+			Spec: diffOf("tol_prod", "tol_pr", datadiff.Spec{Tolerance: map[string]datadiff.Tolerance{"x": {Abs: 0.01}, "y": {Rel: 0.001}}}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:       datadiff.SideStats{Rows: 3, DistinctKeys: 3},
-				PR:         datadiff.SideStats{Rows: 3, DistinctKeys: 3},
+				Prod:       unique(3),
+				PR:         unique(3),
 				Changed:    3,
 				Mismatches: map[string]int64{"x": 1, "y": 2, "z": 1, "w": 1},
 				Tolerance:  map[string]string{"x": "abs 0.01", "y": "rel 0.1%", "z": "", "w": "rel 1e-10% (float default)"},
@@ -366,52 +344,40 @@ func Cases() []Case {
 		},
 		{
 			Name: "timestamps",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "ts_prod", "ts_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-			},
+			Spec: diffOf("ts_prod", "ts_pr", datadiff.Spec{}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:    datadiff.SideStats{Rows: 2, DistinctKeys: 2},
-				PR:      datadiff.SideStats{Rows: 2, DistinctKeys: 2},
+				Prod:    unique(2),
+				PR:      unique(2),
 				Changed: 1, Unchanged: 1,
 				Mismatches: map[string]int64{"t1": 1, "t2": 0, "t3": 0},
 			},
 		},
 		{
 			Name: "booleans",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "bool_prod", "bool_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-			},
+			Spec: diffOf("bool_prod", "bool_pr", datadiff.Spec{}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:    datadiff.SideStats{Rows: 3, DistinctKeys: 3},
-				PR:      datadiff.SideStats{Rows: 3, DistinctKeys: 3},
+				Prod:    unique(3),
+				PR:      unique(3),
 				Changed: 2, Unchanged: 1,
 				Mismatches: map[string]int64{"f": 1, "g": 1},
 			},
 		},
 		{
 			Name: "text",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "text_prod", "text_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-			},
+			Spec: diffOf("text_prod", "text_pr", datadiff.Spec{}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
-				Prod:    datadiff.SideStats{Rows: 3, DistinctKeys: 3},
-				PR:      datadiff.SideStats{Rows: 3, DistinctKeys: 3},
+				Prod:    unique(3),
+				PR:      unique(3),
 				Changed: 2, Unchanged: 1,
 				Mismatches: map[string]int64{"a": 0, "b": 2},
 			},
 		},
 		{
 			Name: "empty",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "empty_prod", "empty_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 5}
-			},
+			Spec: diffOf("empty_prod", "empty_pr", datadiff.Spec{SampleSize: 5}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
 				Mismatches:       map[string]int64{"v": 0},
@@ -420,10 +386,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "empty_prod",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "empty_prod", "nullkey_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 5}
-			},
+			Spec: diffOf("empty_prod", "nullkey_pr", datadiff.Spec{SampleSize: 5}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
 				PR:           datadiff.SideStats{Rows: 3, KeyNulls: 1, DistinctKeys: 2, ExclusiveKeys: 2, SetAside: 1},
@@ -434,10 +397,7 @@ func Cases() []Case {
 		},
 		{
 			Name: "no_compared_columns",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "keyonly_prod", "keyonly_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 5}
-			},
+			Spec: diffOf("keyonly_prod", "keyonly_pr", datadiff.Spec{SampleSize: 5}),
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"id"},
 				Prod:  datadiff.SideStats{Rows: 3, DistinctKeys: 3, ExclusiveKeys: 1},
@@ -457,8 +417,8 @@ func Cases() []Case {
 			},
 			Want: Want{
 				Status: datadiff.StatusDiffed, Key: []string{"Order Id"},
-				Prod:    datadiff.SideStats{Rows: 2, DistinctKeys: 2},
-				PR:      datadiff.SideStats{Rows: 2, DistinctKeys: 2},
+				Prod:    unique(2),
+				PR:      unique(2),
 				Changed: 1, Unchanged: 1,
 				Mismatches:    map[string]int64{"select": 1, `we"ird`: 0, "UPPER": 0, "from": 1},
 				SampleChanged: map[string][]string{"2": {"select", "from"}},
@@ -466,26 +426,17 @@ func Cases() []Case {
 		},
 		{
 			Name: "pr_not_built",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "no_such_table")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-			},
+			Spec: diffOf("basic_prod", "no_such_table", datadiff.Spec{}),
 			Want: Want{Status: datadiff.StatusNotBuilt, Key: []string{"id"}, NoSamplesChecked: true},
 		},
 		{
 			Name: "both_missing",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "no_such_table", "no_such_table_either")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-			},
+			Spec: diffOf("no_such_table", "no_such_table_either", datadiff.Spec{}),
 			Want: Want{Status: datadiff.StatusNotBuilt, Key: []string{"id"}, NoSamplesChecked: true},
 		},
 		{
 			Name: "new_model",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "no_such_table", "dup_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-			},
+			Spec: diffOf("no_such_table", "dup_pr", datadiff.Spec{}),
 			Want: Want{
 				Status: datadiff.StatusNew, Key: []string{"id"},
 				PR:               datadiff.SideStats{Rows: 9, KeyNulls: 1, DuplicateRows: 4, DistinctKeys: 6},
@@ -502,17 +453,14 @@ func Cases() []Case {
 			},
 			Want: Want{
 				Status: datadiff.StatusNew, Key: []string{"id"},
-				PR:               datadiff.SideStats{Rows: 9, DistinctKeys: 9},
+				PR:               unique(9),
 				SchemaAdded:      []string{"id", "amount", "name", "qty", "note", "flag"},
 				NoSamplesChecked: true,
 			},
 		},
 		{
 			Name: "missing_key_column",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"order_id"}}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{Key: []string{"order_id"}}),
 			Want: Want{Err: datadiff.ErrBadSpec},
 		},
 		{
@@ -543,26 +491,17 @@ func Cases() []Case {
 		},
 		{
 			Name: "hostile_filter_comment",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, Filter: "1=1 /* unterminated"}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{Filter: "1=1 /* unterminated"}),
 			Want: Want{Err: datadiff.ErrBadFilter},
 		},
 		{
 			Name: "filter_unknown_column",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, Filter: "no_such_column > 1"}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{Filter: "no_such_column > 1"}),
 			Want: Want{Err: datadiff.ErrBadFilter},
 		},
 		{
 			Name: "basic_after_hostile_filters",
-			Spec: func(env *Env) datadiff.Spec {
-				p, r := pair(env, "basic_prod", "basic_pr")
-				return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}, SampleSize: 10}
-			},
+			Spec: diffOf("basic_prod", "basic_pr", datadiff.Spec{SampleSize: 10}),
 			Want: basicWant,
 		},
 	}

@@ -76,15 +76,9 @@ func LargeTables() map[string]Table {
 func LargeCases() []Case {
 	p1, r1 := genLarge(largeRows, false)
 	p2, r2 := genLarge(largeRows, true)
-	mk := func(name, prod, pr string, w Want) Case {
-		return Case{Name: name, Want: w, Spec: func(env *Env) datadiff.Spec {
-			p, r := pair(env, prod, pr)
-			return datadiff.Spec{Prod: p, PR: r, Key: []string{"id"}}
-		}}
-	}
 	return []Case{
-		mk("large_unique_keys", "large_prod", "large_pr", Reference(p1, r1)),
-		mk("large_duplicated_keys", "largedup_prod", "largedup_pr", Reference(p2, r2)),
+		{Name: "large_unique_keys", Spec: diffOf("large_prod", "large_pr", datadiff.Spec{}), Want: Reference(p1, r1)},
+		{Name: "large_duplicated_keys", Spec: diffOf("largedup_prod", "largedup_pr", datadiff.Spec{}), Want: Reference(p2, r2)},
 	}
 }
 
