@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// buildDiffgate builds the binary once per test binary run.
+// buildDiffgate builds the binary into the test's temporary directory.
 func buildDiffgate(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "diffgate")
