@@ -46,11 +46,9 @@ type objects struct {
 	pdbs            map[string]*policyv1.PodDisruptionBudget
 	hpas            map[string]*autoscalingv2.HorizontalPodAutoscaler
 	configMaps      []*corev1.ConfigMap
-	serviceAccounts []*corev1.ServiceAccount
 	ingresses       []*networkingv1.Ingress
 	pods            []*corev1.Pod            // helm test hooks
 	serviceMonitors []map[string]any         // no typed API without the operator's module
-	all             []map[string]any         // every object, untyped
 	kinds           map[string]int           // count per kind
 	labels          map[string][]labelsOfObj // component → objects carrying its label
 }
@@ -179,7 +177,6 @@ func decode(t *testing.T, files map[string]string) *objects {
 			if len(u) == 0 {
 				continue
 			}
-			o.all = append(o.all, u)
 			kind, _ := u["kind"].(string)
 			o.kinds[kind]++
 			meta, _ := u["metadata"].(map[string]any)
@@ -216,9 +213,7 @@ func decode(t *testing.T, files map[string]string) *objects {
 				strict(c)
 				o.configMaps = append(o.configMaps, c)
 			case "ServiceAccount":
-				s := &corev1.ServiceAccount{}
-				strict(s)
-				o.serviceAccounts = append(o.serviceAccounts, s)
+				strict(&corev1.ServiceAccount{})
 			case "Ingress":
 				i := &networkingv1.Ingress{}
 				strict(i)
