@@ -145,12 +145,7 @@ func TestImpactJSON(t *testing.T) {
 	}
 	// The JSON is the library's plan, field for field.
 	read := func(path string) *dbt.Manifest {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		m, err := dbt.Read(context.Background(), f, dbt.ReadOptions{})
+		m, err := readManifest(context.Background(), path, dbt.ReadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,6 +179,14 @@ func TestImpactErrors(t *testing.T) {
 	if err := os.WriteFile(truncated, data[:len(data)/3], 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Over a limit of 1 MiB: a generated project of 100 models.
+	large := filepath.Join(dir, "large.json")
+	big, _ := dbtgen.Generate(dbtgen.Config{Models: 100, Seed: 1})
+	if data := big.Bytes(); len(data) <= 1<<20 {
+		t.Fatalf("the large manifest is only %d bytes", len(data))
+	} else if err := os.WriteFile(large, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	v13 := filepath.Join(dir, "v13.json")
 	if err := os.WriteFile(v13, []byte(`{"metadata":{"dbt_schema_version":"https://schemas.getdbt.com/dbt/manifest/v13.json"},"nodes":{}}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -201,7 +204,8 @@ func TestImpactErrors(t *testing.T) {
 		{"a missing file", []string{"--prod", filepath.Join(dir, "nope.json"), "--pr", pr}, 1, "the production manifest"},
 		{"a truncated PR manifest", []string{"--prod", prod, "--pr", truncated}, 1, "the PR manifest " + truncated + ": the manifest is not valid JSON"},
 		{"an unknown schema version", []string{"--prod", v13, "--pr", pr}, 1, "schema v13"},
-		{"over the size limit", []string{"--prod", prod, "--pr", pr, "--max-size", "0"}, 2, "--max-size must be a positive"},
+		{"a size limit of zero", []string{"--prod", prod, "--pr", pr, "--max-size", "0"}, 2, "--max-size must be a positive"},
+		{"over the size limit", []string{"--prod", prod, "--pr", large, "--max-size", "1"}, 1, "the PR manifest " + large + ": the manifest is larger than the size limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
