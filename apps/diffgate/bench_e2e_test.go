@@ -20,7 +20,8 @@ import (
 	"github.com/diffgate/diffgate/workers/ciwait"
 )
 
-// The end-to-end benchmark's project (DESIGN §9): 20 models of 100k rows.
+// The end-to-end benchmark's project (docs/benchmarks.md): 20 models of
+// 100k rows.
 const (
 	benchModels   = 20
 	benchRows     = 100_000
@@ -105,9 +106,9 @@ FROM generate_series(1, %d) AS s(g)%s`, schema, benchModel(i), i, i, delta, i, r
 	return nil
 }
 
-// BenchmarkEndToEnd times DESIGN §9's end to end: 20 models × 100k rows
-// in PostgreSQL, stand-in GitHub and dbt Cloud, every component in one
-// process. It measures from the moment the stand-in's CI run turns
+// BenchmarkEndToEnd times the end to end of docs/benchmarks.md: 20
+// models × 100k rows in PostgreSQL, stand-in GitHub and dbt Cloud, every
+// component in one process. It measures from the moment the stand-in's CI run turns
 // success to the moment the stand-in GitHub has both the completed check
 // run and the comment (ns/op is that time). With "webhook", dbt Cloud's
 // job.run.completed webhook is sent as the run turns success, as dbt
