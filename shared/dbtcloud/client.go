@@ -41,6 +41,17 @@ var (
 	ErrArtifactTooLarge = errors.New("dbt Cloud artifact is over the size limit")
 )
 
+// Permanent reports whether err will not go away by itself: the token, its
+// permissions, an id or the URL in the configuration must change first.
+func Permanent(err error) bool {
+	for _, e := range []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrNoToken, ErrInvalidURL} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // RetryPolicy bounds the retries of requests that dbt Cloud answered with
 // 408, 429 or 5xx, or that failed on the network. Zero fields take the
 // defaults: 5 tries, 2 minutes of waiting in all, a first backoff of 1 s

@@ -31,6 +31,17 @@ var (
 	ErrBadResponse  = errors.New("unexpected response from Hightouch")
 )
 
+// Permanent reports whether err will not go away by itself: the API key or
+// its role must change first.
+func Permanent(err error) bool {
+	for _, e := range []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrNoToken} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // RetryPolicy bounds retries of 408, 429 and 5xx answers and network
 // failures. Zero fields take the defaults: 5 tries, 1 minute of waiting in
 // all, a first backoff of 1 s doubling each try, at most 20 s for one

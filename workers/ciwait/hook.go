@@ -122,7 +122,7 @@ func (w *Worker) wake(ctx context.Context, in *config.Integration, runID int64) 
 	log := zerolog.Ctx(ctx)
 	r, err := cl.GetRun(ctx, d.AccountID, runID, dbtcloud.RelatedTrigger)
 	if err != nil {
-		if permanent(err) {
+		if dbtcloud.Permanent(err) {
 			// Polling will find what there is to find (and report a
 			// token problem); the webhook only speeds things up.
 			log.Warn().Err(err).Msg("ciwait: cannot read the dbt Cloud run of a webhook")

@@ -109,7 +109,7 @@ func (w *Worker) jobRuns(ctx context.Context, in *config.Integration, cl *dbtclo
 	res := pollState{FetchedAt: now, Runs: runs, Requests: requests}
 	log := zerolog.Ctx(ctx).With().Int64("dbt_cloud_job", d.PRJobID).Int("requests", requests).Logger()
 	if err != nil {
-		res.Runs, res.Error, res.Permanent = prev.Runs, err.Error(), permanent(err)
+		res.Runs, res.Error, res.Permanent = prev.Runs, err.Error(), dbtcloud.Permanent(err)
 		log.Warn().Err(err).Msg("ciwait: listing the CI job's runs failed")
 	} else {
 		log.Debug().Int("runs", len(runs)).Msg("ciwait: listed the CI job's runs")
@@ -229,17 +229,6 @@ func lookUp(ctx context.Context, in *config.Integration, cl *dbtcloud.Client, re
 		}
 	}
 	return nil, nil
-}
-
-// permanent reports whether a dbt Cloud error will not go away by itself:
-// the token, its permissions or an id in the configuration must change.
-func permanent(err error) bool {
-	for _, e := range []error{dbtcloud.ErrUnauthorized, dbtcloud.ErrForbidden, dbtcloud.ErrNotFound, dbtcloud.ErrNoToken, dbtcloud.ErrInvalidURL} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 func token() string {

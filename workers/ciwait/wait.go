@@ -77,7 +77,7 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 	if ci == nil && lastErr == "" && (rec.CIRunID != 0 || (!rec.LookedUp && now.Sub(req.RequestedAt) >= lookGrace(interval))) {
 		found, err := lookUp(ctx, in, cl, rec)
 		if err != nil {
-			lastErr, permanentErr = err.Error(), permanent(err)
+			lastErr, permanentErr = err.Error(), dbtcloud.Permanent(err)
 		} else {
 			ci = found
 			looked = true

@@ -124,11 +124,9 @@ func (w *Worker) addHightouch(ctx context.Context, in *config.Integration, plan 
 	}
 	models, err := client.ListModels(ctx)
 	if err != nil {
-		for _, e := range []error{hightouch.ErrUnauthorized, hightouch.ErrForbidden, hightouch.ErrNotFound, hightouch.ErrNoToken} {
-			if errors.Is(err, e) {
-				return true, w.fail(ctx, *plan.Run, events.FailHightouch, "Hightouch refused to list the workspace's models: "+err.Error(),
-					fmt.Sprintf("check hightouch.token of integration %q: a workspace API key that can read models", in.Name))
-			}
+		if hightouch.Permanent(err) {
+			return true, w.fail(ctx, *plan.Run, events.FailHightouch, "Hightouch refused to list the workspace's models: "+err.Error(),
+				fmt.Sprintf("check hightouch.token of integration %q: a workspace API key that can read models", in.Name))
 		}
 		return false, fmt.Errorf("impact: Hightouch: %w", err) // unavailable: the bus retries
 	}

@@ -75,7 +75,7 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 			fmt.Sprintf("none of the recent successful runs of dbt Cloud job %d saved a manifest.json (%v)", d.ArtifactsJobID, err),
 			"make the artifacts job run a dbt command that writes manifest.json (dbt build, dbt run, dbt compile or dbt ls)", "")
 	case err != nil && prod == nil: // listing the runs failed
-		if permanent(err) {
+		if dbtcloud.Permanent(err) {
 			return w.fail(ctx, msg.Run, events.FailDBTCloud, fmt.Sprintf("dbt Cloud refused to list the runs of job %d: %v", d.ArtifactsJobID, err),
 				fmt.Sprintf("check dbt_cloud.token, account_id and artifacts_job_id of integration %q", in.Name), "")
 		}
@@ -284,17 +284,6 @@ func (w *Worker) accountName(ctx context.Context, cl *dbtcloud.Client, account i
 	w.accounts[key] = a.Name
 	w.mu.Unlock()
 	return a.Name
-}
-
-// permanent reports whether a dbt Cloud error needs the configuration
-// fixed rather than time.
-func permanent(err error) bool {
-	for _, e := range []error{dbtcloud.ErrUnauthorized, dbtcloud.ErrForbidden, dbtcloud.ErrNotFound, dbtcloud.ErrNoToken, dbtcloud.ErrInvalidURL} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // fail ends the run with an error a person can act on.
