@@ -42,19 +42,8 @@ func Open(ctx context.Context, dsn string, o datadiff.Options) (*datadiff.Source
 	return datadiff.NewSource(db, Dialect{}, o), nil
 }
 
-// New wraps a pool the caller opened (e.g. on an in-memory database it
-// fills itself). Open the pool on NewConnectorUTC so that every
-// connection compares and prints timestamps in UTC.
-func New(db *sql.DB, o datadiff.Options) *datadiff.Source {
-	return datadiff.NewSource(db, Dialect{}, o)
-}
-
-// NewConnectorUTC is duckdb-go's connector with the session time zone of
-// every connection set to UTC.
-func NewConnectorUTC(dsn string) (*duckdbdrv.Connector, error) {
-	return duckdbdrv.NewConnector(dsn, initConn)
-}
-
+// initConn sets every connection's session time zone to UTC, so that
+// timestamps compare and print alike on both sides.
 func initConn(e driver.ExecerContext) error {
 	_, err := e.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
 	return err

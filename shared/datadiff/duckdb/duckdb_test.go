@@ -199,22 +199,24 @@ func TestFilterCannotWrite(t *testing.T) {
 	}
 }
 
+// TestInMemory: an empty DSN is an in-memory database, filled through the
+// pool, whose connections compare timestamps in UTC.
 func TestInMemory(t *testing.T) {
-	c, err := NewConnectorUTC("")
+	// A machine in UTC would hide a session in the machine's time zone.
+	t.Setenv("TZ", "Asia/Tokyo")
+	src, err := Open(t.Context(), "", datadiff.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(c)
-	defer db.Close()
+	defer src.Close()
 	for _, s := range []string{
 		"CREATE TABLE a (id INTEGER, t TIMESTAMPTZ)", "INSERT INTO a VALUES (1, '2024-01-01 12:00:00+02')",
 		"CREATE TABLE b (id INTEGER, t TIMESTAMP)", "INSERT INTO b VALUES (1, '2024-01-01 10:00:00')",
 	} {
-		if _, err := db.Exec(s); err != nil {
+		if _, err := src.DB().Exec(s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	src := New(db, datadiff.Options{})
 	spec := tableSpec("a", "b")
 	spec.SampleSize = 1
 	res, err := src.Diff(t.Context(), spec)
