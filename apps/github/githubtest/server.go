@@ -496,9 +496,20 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) (perPage, page int
 
 // paginate writes items[page] with GitHub's Link header.
 func paginate[T any](w http.ResponseWriter, r *http.Request, items []T, perPage, page int) {
-	start := min((page-1)*perPage, len(items))
-	end := min(start+perPage, len(items))
-	last := max((len(items)+perPage-1)/perPage, 1)
+	start, end := pageOf(w, r, len(items), perPage, page)
+	out := items[start:end]
+	if out == nil {
+		out = []T{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pageOf sets GitHub's Link header for one page of a list of total items
+// and returns where the page starts and ends.
+func pageOf(w http.ResponseWriter, r *http.Request, total, perPage, page int) (start, end int) {
+	start = min((page-1)*perPage, total)
+	end = min(start+perPage, total)
+	last := max((total+perPage-1)/perPage, 1)
 	link := func(p int, rel string) string {
 		u := *r.URL
 		q := u.Query()
@@ -517,11 +528,7 @@ func paginate[T any](w http.ResponseWriter, r *http.Request, items []T, perPage,
 	if len(links) > 0 {
 		w.Header().Set("Link", strings.Join(links, ", "))
 	}
-	out := items[start:end]
-	if out == nil {
-		out = []T{}
-	}
-	writeJSON(w, http.StatusOK, out)
+	return start, end
 }
 
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, args []string, _ int64) {
@@ -681,8 +688,7 @@ func (s *Server) listCheckRuns(w http.ResponseWriter, r *http.Request, args []st
 		all[i] = s.checkRunJSON(args[0], c)
 	}
 	s.mu.Unlock()
-	start := min((page-1)*perPage, len(all))
-	end := min(start+perPage, len(all))
+	start, end := pageOf(w, r, len(all), perPage, page)
 	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(all), "check_runs": all[start:end]})
 }
 

@@ -207,6 +207,41 @@ func TestKeepsCheckRunsAndComments(t *testing.T) {
 	}
 }
 
+// TestCheckRunsPage lists check runs a page at a time, as GitHub pages
+// them: with a Link header naming the next page.
+func TestCheckRunsPage(t *testing.T) {
+	s := githubtest.New(t)
+	gh := client(t, s)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, _, err := gh.Checks.CreateCheckRun(ctx, "acme", "analytics", github.CreateCheckRunOptions{
+			Name: "diffgate", HeadSHA: sha, ExternalID: github.String(fmt.Sprint("h", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	opt := &github.ListCheckRunsOptions{Filter: github.String("all"), ListOptions: github.ListOptions{PerPage: 2}}
+	for pages := 1; ; pages++ {
+		list, resp, err := gh.Checks.ListCheckRunsForRef(ctx, "acme", "analytics", sha, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if list.GetTotal() != 3 {
+			t.Errorf("page %d: total_count %d; want 3", pages, list.GetTotal())
+		}
+		for _, c := range list.CheckRuns {
+			ids = append(ids, c.GetExternalID())
+		}
+		if resp.NextPage == 0 || pages == 3 {
+			break
+		}
+		opt.Page = resp.NextPage
+	}
+	if got := strings.Join(ids, " "); got != "h0 h1 h2" {
+		t.Errorf("listed %q; want every check run once, over two pages", got)
+	}
+}
+
 func TestPullRequestFilesStopAt3000(t *testing.T) {
 	s := githubtest.New(t)
 	gh := client(t, s)
