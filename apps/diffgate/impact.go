@@ -14,6 +14,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/dbt"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/report/human"
 )
 
 // labels is a repeatable --label flag.
@@ -234,12 +235,8 @@ func relation(r *events.Relation) string {
 	return r.String()
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
+// plural counts as the report does: "1 model", "1,204 models".
+func plural(n int, what string) string { return human.Plural(int64(n), what, what+"s") }
 
 func orDash(s string) string {
 	if s == "" {
