@@ -541,8 +541,9 @@ func canRead(ctx context.Context, c *checker, src *datadiff.Source, r events.Rel
 	cctx, cancel := c.bounded(ctx)
 	defer cancel()
 	d := src.Dialect()
-	name, err := d.Relation(datadiff.Relation{Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
-		Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier}})
+	rel := datadiff.Relation{Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
+		Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier}}
+	name, err := d.Relation(rel)
 	if err != nil {
 		return err
 	}
@@ -551,7 +552,6 @@ func canRead(ctx context.Context, c *checker, src *datadiff.Source, r events.Rel
 		return err
 	}
 	defer conn.Close()
-	rel := datadiff.Relation{Database: r.Database, Schema: r.Schema, Identifier: r.Identifier}
 	if _, err := d.Columns(cctx, conn, "SELECT * FROM "+name, &rel); err != nil {
 		if sentinel := d.Classify(err); sentinel != nil && !errors.Is(err, sentinel) {
 			return fmt.Errorf("%w: %v", sentinel, err)
