@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/diffgate/diffgate/shared/datadiff"
+	"github.com/diffgate/diffgate/shared/datadiff/task"
 	"github.com/diffgate/diffgate/shared/datadiff/warehouse"
+	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/report/human"
 )
 
 // tolerances is the repeatable --tolerance column=value flag.
@@ -200,45 +203,14 @@ func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return writeDiffText(stdout, names[0], names[1], res)
 }
 
-// writeDiffJSONError prints an error as JSON, for scripts.
+// writeDiffJSONError prints an error as JSON, for scripts: the code,
+// message and hint a diff result carries in the service.
 func writeDiffJSONError(w io.Writer, err error) {
-	msg := err.Error()
-	var de *datadiff.Error
-	if errors.As(err, &de) {
-		msg = de.Msg
-		if de.Err != nil {
-			msg += ": " + de.Err.Error()
-		}
-	}
-	out := struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Hint    string `json:"hint,omitempty"`
-		} `json:"error"`
-	}{}
-	out.Error.Code, out.Error.Message, out.Error.Hint = datadiff.Code(err), msg, datadiff.Hint(err)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(out)
-}
-
-// thousands renders 1234567 as 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	_ = enc.Encode(struct {
+		Error *events.Error `json:"error"`
+	}{task.Error(err)})
 }
 
 // share renders a share with as many decimals as it takes to not round
@@ -269,7 +241,7 @@ func writeDiffText(w io.Writer, prodName, prName string, r *datadiff.Result) err
 		return err
 	case datadiff.StatusNew:
 		fmt.Fprintf(&b, "New model: %s does not exist in production.\n\n", prodName)
-		fmt.Fprintf(&b, "Rows  %s\n", thousands(r.PR.Rows))
+		fmt.Fprintf(&b, "Rows  %s\n", human.Int(r.PR.Rows))
 		writeKeyProblems(&b, r)
 		if len(r.Schema.Added) > 0 {
 			fmt.Fprintf(&b, "\nColumns\n")
@@ -292,17 +264,17 @@ func writeDiffText(w io.Writer, prodName, prName string, r *datadiff.Result) err
 	}
 	change := "no change"
 	if delta != 0 {
-		change = sign + thousands(absInt(delta))
+		change = sign + human.Int(absInt(delta))
 		if r.Prod.Rows > 0 {
 			change += " (" + sign + share(absInt(delta), r.Prod.Rows) + ")"
 		}
 	}
 	rows := [][2]string{
-		{"Rows", thousands(r.Prod.Rows) + " → " + thousands(r.PR.Rows) + ", " + change},
-		{"Added", thousands(r.Added)},
-		{"Removed", thousands(r.Removed)},
-		{"Changed", thousands(r.Changed) + " (" + share(r.Changed, matched) + " of " + thousands(matched) + " rows in both)"},
-		{"Unchanged", thousands(r.Unchanged)},
+		{"Rows", human.Int(r.Prod.Rows) + " → " + human.Int(r.PR.Rows) + ", " + change},
+		{"Added", human.Int(r.Added)},
+		{"Removed", human.Int(r.Removed)},
+		{"Changed", human.Int(r.Changed) + " (" + share(r.Changed, matched) + " of " + human.Int(matched) + " rows in both)"},
+		{"Unchanged", human.Int(r.Unchanged)},
 	}
 	if matched == 0 {
 		rows[3][1] = "0 (no rows in both)"
@@ -326,7 +298,7 @@ func writeDiffText(w io.Writer, prodName, prName string, r *datadiff.Result) err
 		fmt.Fprintf(&b, "\nColumns: %d of %d compared differ\n", len(differing), len(r.Columns))
 		var lines [][2]string
 		for _, c := range differing {
-			v := fmt.Sprintf("%s mismatched, %s match", thousands(c.Mismatches), share(int64(math.Round(c.MatchRate*float64(matched))), matched))
+			v := fmt.Sprintf("%s mismatched, %s match", human.Int(c.Mismatches), share(int64(math.Round(c.MatchRate*float64(matched))), matched))
 			if c.Tolerance != "" {
 				v += " (tolerance " + c.Tolerance + ")"
 			}
@@ -374,7 +346,7 @@ func rowCount(n int64) string {
 	if n == 1 {
 		return "1 row"
 	}
-	return thousands(n) + " rows"
+	return human.Int(n) + " rows"
 }
 
 func absInt(n int64) int64 {
@@ -384,7 +356,7 @@ func absInt(n int64) int64 {
 	return n
 }
 
-// writeAligned writes label/value pairs with the values in one column.
+// writeColumns writes label/value pairs with the values in one column.
 func writeColumns(b *strings.Builder, indent string, rows [][2]string) {
 	width := 0
 	for _, r := range rows {
@@ -442,7 +414,7 @@ func writeSamples(b *strings.Builder, r *datadiff.Result) {
 		return strings.Join(parts, " ")
 	}
 	if len(smp.Changed) > 0 {
-		fmt.Fprintf(b, "\nChanged rows (%d of %s)\n", len(smp.Changed), thousands(r.Changed))
+		fmt.Fprintf(b, "\nChanged rows (%d of %s)\n", len(smp.Changed), human.Int(r.Changed))
 		for _, ch := range smp.Changed {
 			var diffs []string
 			for _, name := range ch.Differs {
@@ -463,7 +435,7 @@ func writeSamples(b *strings.Builder, r *datadiff.Result) {
 		if len(part.rows) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\n%s (%d of %s)\n", part.title, len(part.rows), thousands(part.total))
+		fmt.Fprintf(b, "\n%s (%d of %s)\n", part.title, len(part.rows), human.Int(part.total))
 		for _, row := range part.rows {
 			var vals []string
 			for i := nk; i < len(row) && i < len(smp.Columns); i++ {

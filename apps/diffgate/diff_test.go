@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,23 +21,6 @@ func runDiff(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	code = run(t.Context(), append([]string{"diff"}, args...), &out, &errb)
 	return code, out.String(), errb.String()
-}
-
-func diffGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s (-golden +got):\n%s", name, d)
-	}
 }
 
 // shopDB writes a DuckDB file with a production and a PR build of an
@@ -92,7 +74,7 @@ func TestDiffText(t *testing.T) {
 	if !timing.MatchString(out) {
 		t.Errorf("no statement count and duration line:\n%s", out)
 	}
-	diffGolden(t, "diff.txt", timing.ReplaceAllString(out, "N statements, D"))
+	golden(t, "diff.txt", timing.ReplaceAllString(out, "N statements, D"))
 }
 
 func TestDiffJSON(t *testing.T) {
@@ -138,7 +120,7 @@ func TestDiffQueriesAndNewModel(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	diffGolden(t, "diff_new.txt", out)
+	golden(t, "diff_new.txt", out)
 	code, out, _ = runDiff(t, "--dsn", path, "--key", "order_id", "prod.orders", "pr_42.returns")
 	if code != 0 || !strings.Contains(out, "Not built in this PR: pr_42.returns does not exist.") {
 		t.Errorf("exit %d, output:\n%s", code, out)
@@ -249,7 +231,7 @@ func TestDiffTextRendering(t *testing.T) {
 	if err := writeDiffText(&b, "analytics.orders", "dbt_cloud_pr_22_7.orders", r); err != nil {
 		t.Fatal(err)
 	}
-	diffGolden(t, "diff_rendering.txt", b.String())
+	golden(t, "diff_rendering.txt", b.String())
 }
 
 func TestDiffHelp(t *testing.T) {
