@@ -141,26 +141,6 @@ func (c *Client) ListRuns(ctx context.Context, accountID int64, f RunFilter) (*R
 	return page, nil
 }
 
-// ListAllRuns follows extra.pagination from f.Offset until every matching
-// run, or max runs (max > 0), have been read.
-func (c *Client) ListAllRuns(ctx context.Context, accountID int64, f RunFilter, max int) ([]Run, error) {
-	var all []Run
-	for {
-		page, err := c.ListRuns(ctx, accountID, f)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page.Runs...)
-		if max > 0 && len(all) >= max {
-			return all[:max], nil
-		}
-		if !page.More() {
-			return all, nil
-		}
-		f.Offset += len(page.Runs)
-	}
-}
-
 // GetRun returns one run; include names related objects such as
 // RelatedTrigger.
 func (c *Client) GetRun(ctx context.Context, accountID, runID int64, include ...string) (*Run, error) {

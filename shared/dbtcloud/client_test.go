@@ -327,8 +327,8 @@ func TestListRunsFiltersAndTrigger(t *testing.T) {
 		t.Errorf("total %d more %v", page.TotalCount, page.More())
 	}
 	r := page.Runs[1]
-	if !r.Matches(7, "2222222BBBBBBB") || !r.Matches(7, "2222222") || r.Matches(7, "1111111") || r.Matches(8, "2222222") {
-		t.Errorf("Matches wrong for %+v (trigger %+v)", r, r.Trigger)
+	if r.PullRequest() != 7 || !dbtcloud.SameSHA(r.SHA(), "2222222BBBBBBB") || !dbtcloud.SameSHA(r.SHA(), "2222222") || dbtcloud.SameSHA(r.SHA(), "1111111") {
+		t.Errorf("run %+v (trigger %+v), want PR 7 at 2222222bbbbbbb", r, r.Trigger)
 	}
 	if page.Runs[0].PullRequest() != 8 || page.Runs[0].Trigger.GitlabMergeRequestID != 8 {
 		t.Errorf("GitLab MR not read: %+v", page.Runs[0].Trigger)
@@ -361,7 +361,8 @@ func TestListRunsFiltersAndTrigger(t *testing.T) {
 	}
 }
 
-func TestListAllRunsPaginates(t *testing.T) {
+// Pages follow extra.pagination: More says when to ask for the next.
+func TestListRunsPaginates(t *testing.T) {
 	s := dbtcloudtest.New(t)
 	s.AddJob(dbtcloudtest.Job{AccountID: 1, ID: 11})
 	var want []int64
@@ -369,29 +370,29 @@ func TestListAllRunsPaginates(t *testing.T) {
 		want = append(want, s.AddRun(dbtcloudtest.Run{AccountID: 1, JobID: 11}).ID())
 	}
 	c := s.Client()
-	runs, err := c.ListAllRuns(context.Background(), 1, dbtcloud.RunFilter{JobDefinitionID: 11, OrderBy: "id"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got []int64
-	for _, r := range runs {
-		got = append(got, r.ID)
+	f := dbtcloud.RunFilter{JobDefinitionID: 11, OrderBy: "id"}
+	for {
+		page, err := c.ListRuns(context.Background(), 1, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.TotalCount != len(want) || page.Offset != f.Offset {
+			t.Errorf("page at %d: offset %d of %d runs", f.Offset, page.Offset, page.TotalCount)
+		}
+		for _, r := range page.Runs {
+			got = append(got, r.ID)
+		}
+		if !page.More() {
+			break
+		}
+		f.Offset += len(page.Runs)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("runs (-want +got):\n%s", diff)
 	}
 	if n := s.Count(dbtcloudtest.EndpointListRuns); n != 3 {
 		t.Errorf("list requests = %d, want 3 (100+100+30)", n)
-	}
-	runs, err = c.ListAllRuns(context.Background(), 1, dbtcloud.RunFilter{JobDefinitionID: 11, Limit: 20}, 50)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(runs) != 50 || runs[0].ID != want[len(want)-1] {
-		t.Errorf("max 50 newest first: %d runs, first %d", len(runs), runs[0].ID)
-	}
-	if n := s.Count(dbtcloudtest.EndpointListRuns); n != 3+3 {
-		t.Errorf("list requests = %d, want 6", n)
 	}
 }
 

@@ -49,9 +49,6 @@ func (s RunStatus) Done() bool {
 	return s == StatusSuccess || s == StatusError || s == StatusCancelled
 }
 
-// Pending reports whether the run has not started executing yet.
-func (s RunStatus) Pending() bool { return s == StatusQueued || s == StatusStarting }
-
 // InProgress reports whether the run is queued, starting or running.
 func (s RunStatus) InProgress() bool {
 	return s == StatusQueued || s == StatusStarting || s == StatusRunning

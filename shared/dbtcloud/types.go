@@ -149,15 +149,6 @@ func (r *Run) SHA() string {
 	return ""
 }
 
-// Matches reports whether the run was triggered by pull request pr at
-// commit sha (compared case-insensitively; a shortened sha matches).
-func (r *Run) Matches(pr int64, sha string) bool {
-	if r.PullRequest() != pr || sha == "" {
-		return false
-	}
-	return SameSHA(r.SHA(), sha)
-}
-
 // SameSHA reports whether two commit SHAs name the same commit: equal
 // ignoring case, or one a prefix (of at least 7 characters) of the other.
 func SameSHA(a, b string) bool {

@@ -218,12 +218,3 @@ func (c *Client) ListModels(ctx context.Context) ([]Model, error) {
 func (c *Client) ListSources(ctx context.Context) ([]Source, error) {
 	return list(ctx, c, "/sources", func(s *Source) ID { return s.ID })
 }
-
-// GetModel returns one model.
-func (c *Client) GetModel(ctx context.Context, id ID) (*Model, error) {
-	var m Model
-	if err := c.get(ctx, "/models/"+url.PathEscape(string(id)), nil, &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}

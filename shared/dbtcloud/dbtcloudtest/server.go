@@ -95,9 +95,6 @@ func WithToken(token string) Option { return func(s *Server) { s.token = token }
 // dbt Cloud's 401 answer without reporting a failure.
 func AllowBadAuth() Option { return func(s *Server) { s.allowBadAuth = true } }
 
-// WithClock sets the clock for run timestamps.
-func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
-
 // New starts a stand-in. Close it when done (automatic when tb has Cleanup).
 func New(tb TB, opts ...Option) *Server {
 	tb.Helper()

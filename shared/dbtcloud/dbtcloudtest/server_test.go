@@ -280,8 +280,8 @@ func TestExpectedRequestsPass(t *testing.T) {
 	if _, err := c.GetJob(ctx, 1, 22); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ListAllRuns(ctx, 1, dbtcloud.RunFilter{JobDefinitionID: 22, PullRequestID: 3, StatusIn: []dbtcloud.RunStatus{10, 20},
-		OrderBy: "-finished_at", Limit: 5, Offset: 0, IncludeRelated: []string{"trigger", "job"}}, 0); err != nil {
+	if _, err := c.ListRuns(ctx, 1, dbtcloud.RunFilter{JobDefinitionID: 22, PullRequestID: 3, StatusIn: []dbtcloud.RunStatus{10, 20},
+		OrderBy: "-finished_at", Limit: 5, Offset: 5, IncludeRelated: []string{"trigger", "job"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.GetArtifact(ctx, 1, h.ID(), "manifest.json", io.Discard, dbtcloud.Step(1)); err != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -36,9 +35,7 @@ type Endpoint string
 // Endpoints.
 const (
 	EndpointListModels  Endpoint = "list_models"
-	EndpointGetModel    Endpoint = "get_model"
 	EndpointListSources Endpoint = "list_sources"
-	EndpointGetSource   Endpoint = "get_source"
 )
 
 // DefaultToken is the API key the stand-in accepts.
@@ -57,11 +54,10 @@ type Request struct {
 // Server is a running stand-in.
 type Server struct {
 	// URL is the API base to configure (ends in /api/v1).
-	URL       string
-	token     string
-	workspace int64
-	tb        TB
-	srv       *httptest.Server
+	URL   string
+	token string
+	tb    TB
+	srv   *httptest.Server
 
 	mu       sync.Mutex
 	models   []Model
@@ -76,13 +72,10 @@ type Option func(*Server)
 // WithToken sets the API key accepted.
 func WithToken(t string) Option { return func(s *Server) { s.token = t } }
 
-// WithWorkspace sets the workspace id (default 7).
-func WithWorkspace(id int64) Option { return func(s *Server) { s.workspace = id } }
-
 // New starts a stand-in.
 func New(tb TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{token: DefaultToken, workspace: 7, tb: tb}
+	s := &Server{token: DefaultToken, tb: tb}
 	for _, o := range opts {
 		o(s)
 	}
@@ -96,9 +89,6 @@ func (s *Server) Close() { s.srv.Close() }
 
 // Token is the API key accepted.
 func (s *Server) Token() string { return s.token }
-
-// Workspace is the workspace id.
-func (s *Server) Workspace() int64 { return s.workspace }
 
 // Client returns a hightouch client for the stand-in, with retries that
 // barely wait.
@@ -167,38 +157,25 @@ func (s *Server) Count(ep Endpoint) int {
 // Requests returns a copy of the requests so far.
 func (s *Server) Requests() []Request { return s.requests.All() }
 
-var (
-	reModels  = regexp.MustCompile(`^/api/v1/models$`)
-	reModel   = regexp.MustCompile(`^/api/v1/models/(\d+)$`)
-	reSources = regexp.MustCompile(`^/api/v1/sources$`)
-	reSource  = regexp.MustCompile(`^/api/v1/sources/(\d+)$`)
-	listQuery = []string{"limit", "offset", "orderBy", "name", "slug"}
-)
+// workspace is the stand-in's workspace id.
+const workspace = 7
+
+// listQuery are the query parameters the list endpoints take.
+var listQuery = []string{"limit", "offset", "orderBy", "name", "slug"}
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.tb.Helper()
 	var ep Endpoint
-	var allowed []string
-	var id int64
-	p := r.URL.Path
-	switch {
-	case reModels.MatchString(p):
-		ep, allowed = EndpointListModels, listQuery
-	case reModel.MatchString(p):
-		ep = EndpointGetModel
-		id, _ = strconv.ParseInt(reModel.FindStringSubmatch(p)[1], 10, 64)
-	case reSources.MatchString(p):
-		ep, allowed = EndpointListSources, listQuery
-	case reSource.MatchString(p):
-		ep = EndpointGetSource
-		id, _ = strconv.ParseInt(reSource.FindStringSubmatch(p)[1], 10, 64)
+	switch r.URL.Path {
+	case "/api/v1/models":
+		ep = EndpointListModels
+	case "/api/v1/sources":
+		ep = EndpointListSources
 	}
-	status := s.handle(w, r, ep, allowed, id)
+	status := s.handle(w, r, ep)
 	s.requests.Add(Request{Endpoint: ep, Query: r.URL.Query(), Status: status})
 }
 
-func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, allowed []string, id int64) int {
-	s.tb.Helper()
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint) int {
 	if ep == "" {
 		s.tb.Errorf("hightouchtest: unexpected request %s %s", r.Method, r.URL.Path)
 		return writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found"})
@@ -213,7 +190,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, all
 	}
 	q := r.URL.Query()
 	for k := range q {
-		if !slices.Contains(allowed, k) {
+		if !slices.Contains(listQuery, k) {
 			s.tb.Errorf("hightouchtest: unexpected query parameter %q on %s", k, r.URL.Path)
 			return writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Unknown parameter " + k})
 		}
@@ -248,33 +225,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, all
 		s.tb.Errorf("hightouchtest: orderBy=%q", v)
 		return writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Invalid orderBy"})
 	}
+	var data []any
 	switch ep {
 	case EndpointListModels:
-		var data []any
 		for _, m := range page(s.models, offset, limit) {
 			data = append(data, s.modelJSON(m))
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"data": orEmpty(data)})
-	case EndpointGetModel:
-		for _, m := range s.models {
-			if m.ID == id {
-				return writeJSON(w, http.StatusOK, s.modelJSON(m))
-			}
-		}
 	case EndpointListSources:
-		var data []any
 		for _, src := range page(s.sources, offset, limit) {
 			data = append(data, s.sourceJSON(src))
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"data": orEmpty(data)})
-	case EndpointGetSource:
-		for _, src := range s.sources {
-			if src.ID == id {
-				return writeJSON(w, http.StatusOK, s.sourceJSON(src))
-			}
-		}
 	}
-	return writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found"})
+	return writeJSON(w, http.StatusOK, map[string]any{"data": orEmpty(data)})
 }
 
 func page[T any](all []T, offset, limit int) []T {
@@ -301,7 +263,7 @@ func (s *Server) modelJSON(m Model) map[string]any {
 	}
 	out := map[string]any{
 		"id": m.ID, "name": m.Name, "slug": fmt.Sprintf("model-%d", m.ID), "description": "",
-		"workspaceId": s.workspace, "sourceId": m.SourceID, "folderId": nil, "primaryKey": pk,
+		"workspaceId": workspace, "sourceId": m.SourceID, "folderId": nil, "primaryKey": pk,
 		"createdAt": created, "updatedAt": created, "tags": map[string]string{}, "isSchema": false,
 		"syncs": syncs, "lastRunSize": nil,
 	}
@@ -342,7 +304,7 @@ func (s *Server) modelJSON(m Model) map[string]any {
 
 func (s *Server) sourceJSON(src Source) map[string]any {
 	return map[string]any{"id": src.ID, "name": src.Name, "slug": fmt.Sprintf("source-%d", src.ID),
-		"workspaceId": s.workspace, "createdAt": created, "updatedAt": created, "type": src.Type,
+		"workspaceId": workspace, "createdAt": created, "updatedAt": created, "type": src.Type,
 		"configuration": map[string]any{}}
 }
 
