@@ -94,13 +94,13 @@ func (d *WebhookData) UnmarshalJSON(b []byte) error {
 	type plain WebhookData
 	var aux struct {
 		plain
-		JobID         flexInt  `json:"jobId"`
-		RunID         flexInt  `json:"runId"`
-		EnvironmentID flexInt  `json:"environmentId"`
-		ProjectID     flexInt  `json:"projectId"`
-		RunStartedAt  flexTime `json:"runStartedAt"`
-		RunFinishedAt flexTime `json:"runFinishedAt"`
-		RunErroredAt  flexTime `json:"runErroredAt"`
+		JobID         flexInt `json:"jobId"`
+		RunID         flexInt `json:"runId"`
+		EnvironmentID flexInt `json:"environmentId"`
+		ProjectID     flexInt `json:"projectId"`
+		RunStartedAt  Time    `json:"runStartedAt"`
+		RunFinishedAt Time    `json:"runFinishedAt"`
+		RunErroredAt  Time    `json:"runErroredAt"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
@@ -165,17 +165,5 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("id %s is not an integer", b)
 	}
 	*f = flexInt(n)
-	return nil
-}
-
-// flexTime decodes RFC 3339 or dbt Cloud's space-separated form; "" is zero.
-type flexTime struct{ time.Time }
-
-func (f *flexTime) UnmarshalJSON(b []byte) error {
-	var t Time
-	if err := t.UnmarshalJSON(b); err != nil {
-		return err
-	}
-	f.Time = t.Time
 	return nil
 }
