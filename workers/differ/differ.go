@@ -133,7 +133,7 @@ func New(ctx context.Context, env *service.Env, o Options) ([]service.Component,
 	w := &Worker{bus: env.Bus, o: o, flights: newFlights()}
 	secrets := env.Config.Secrets()
 	for _, ds := range env.Config.DataSources {
-		w.sources = append(w.sources, newDataSource(ds, secrets, warehouse.Open))
+		w.sources = append(w.sources, newDataSource(ds, secrets))
 	}
 	var err error
 	if w.prs, err = env.Bus.KV(ctx, events.BucketPRs); err != nil {
@@ -216,26 +216,23 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // dataSource is one configured warehouse and this process's connections to
 // it: one engine Source per task the process can hold, each running one
-// statement at a time, opened when first needed.
+// statement at a time, opened when first needed (a nil slot is one not
+// opened yet).
 type dataSource struct {
 	cfg     config.DataSource
 	secrets []config.Secret
-	open    func(ctx context.Context, typ, dsn string, o datadiff.Options) (*datadiff.Source, error)
-	slots   chan *slot
+	slots   chan *datadiff.Source
 }
 
-type slot struct{ src *datadiff.Source }
-
-func newDataSource(ds config.DataSource, secrets []config.Secret, open func(context.Context, string, string, datadiff.Options) (*datadiff.Source, error)) *dataSource {
+func newDataSource(ds config.DataSource, secrets []config.Secret) *dataSource {
 	n := max(ds.MaxConcurrency, 1)
 	d := &dataSource{
 		cfg:     ds,
 		secrets: append(append([]config.Secret(nil), secrets...), dsnSecrets(ds.DSN.Value())...),
-		open:    open,
-		slots:   make(chan *slot, n),
+		slots:   make(chan *datadiff.Source, n),
 	}
 	for range n {
-		d.slots <- &slot{}
+		d.slots <- nil
 	}
 	return d
 }
@@ -247,22 +244,22 @@ var errOpen = errors.New("cannot open the data source")
 // diff runs spec on a free connection of the data source, opening it if
 // this is its first use.
 func (d *dataSource) diff(ctx context.Context, spec datadiff.Spec) (*datadiff.Result, error) {
-	var s *slot
+	var src *datadiff.Source
 	select {
-	case s = <-d.slots:
+	case src = <-d.slots:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { d.slots <- s }()
-	if s.src == nil {
+	defer func() { d.slots <- src }()
+	if src == nil {
 		// One statement at a time per task: see the package documentation.
-		src, err := d.open(ctx, d.cfg.Type, d.cfg.DSN.Value(), datadiff.Options{MaxConcurrency: 1, QueryTimeout: d.cfg.QueryTimeout.D()})
+		var err error
+		src, err = warehouse.Open(ctx, d.cfg.Type, d.cfg.DSN.Value(), datadiff.Options{MaxConcurrency: 1, QueryTimeout: d.cfg.QueryTimeout.D()})
 		if err != nil {
 			return nil, fmt.Errorf("%w %s: %w", errOpen, d.cfg.Name, err)
 		}
-		s.src = src
 	}
-	return s.src.Diff(ctx, spec)
+	return src.Diff(ctx, spec)
 }
 
 // close closes every connection opened. The handlers have all returned,
@@ -270,12 +267,10 @@ func (d *dataSource) diff(ctx context.Context, spec datadiff.Spec) (*datadiff.Re
 func (d *dataSource) close() error {
 	var errs []error
 	for range cap(d.slots) {
-		s := <-d.slots
-		if s.src != nil {
-			errs = append(errs, s.src.Close())
-			s.src = nil
+		if src := <-d.slots; src != nil {
+			errs = append(errs, src.Close())
 		}
-		defer func() { d.slots <- s }()
+		defer func() { d.slots <- nil }()
 	}
 	return errors.Join(errs...)
 }
