@@ -96,12 +96,7 @@ func TestCrashMidDiff(t *testing.T) {
 	r := run(14, strings.Repeat("7", 40))
 	task := diffTask(r, "wh", "orders", db.rel("prod", "orders"), db.rel("pr", "orders"), events.DiffOptions{SampleSize: 5})
 	w.publish(task)
-	bustest.WaitFor(t, wait, func() error {
-		if db.active(t) == 0 {
-			return fmt.Errorf("the child's diff is not running yet")
-		}
-		return nil
-	})
+	db.awaitRunning(t)
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

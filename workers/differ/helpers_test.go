@@ -297,6 +297,18 @@ type wh struct {
 	rel   func(side, name string) *events.Relation
 }
 
+// execOn runs statements on db, failing the test on the first error.
+func execOn(t *testing.T, db *sql.DB) func(stmts ...string) {
+	return func(stmts ...string) {
+		t.Helper()
+		for _, s := range stmts {
+			if _, err := db.Exec(s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+	}
+}
+
 // postgresBase is the server the PostgreSQL tests create databases on.
 func postgresBase() string {
 	if dsn := os.Getenv("DIFFGATE_TEST_POSTGRES"); dsn != "" {
@@ -351,16 +363,9 @@ func postgresWH(t *testing.T) *pgDB {
 	q.Set("application_name", db.app)
 	u.RawQuery = q.Encode()
 	db.wh = wh{
-		typ: "postgres",
-		dsn: u.String(),
-		exec: func(stmts ...string) {
-			t.Helper()
-			for _, s := range stmts {
-				if _, err := rw.Exec(s); err != nil {
-					t.Fatalf("%s: %v", s, err)
-				}
-			}
-		},
+		typ:   "postgres",
+		dsn:   u.String(),
+		exec:  execOn(t, rw),
 		table: func(side, name string) string { return side + "." + name },
 		rel: func(side, name string) *events.Relation {
 			return &events.Relation{Database: db.name, Schema: side, Identifier: name}
@@ -378,6 +383,17 @@ func (db *pgDB) active(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// awaitRunning waits until a statement of the differ runs in the server.
+func (db *pgDB) awaitRunning(t *testing.T) {
+	t.Helper()
+	bustest.WaitFor(t, wait, func() error {
+		if db.active(t) == 0 {
+			return fmt.Errorf("no statement of the differ runs yet")
+		}
+		return nil
+	})
 }
 
 // slowView makes pr.<name> a view of table pr.<name>_t that sleeps
@@ -425,16 +441,9 @@ func mariadbWH(t *testing.T) *wh {
 	t.Cleanup(func() { rw.Close() })
 	// MySQL has no schemas inside a database: a side is a table prefix.
 	return &wh{
-		typ: "mysql",
-		dsn: dsn,
-		exec: func(stmts ...string) {
-			t.Helper()
-			for _, s := range stmts {
-				if _, err := rw.Exec(s); err != nil {
-					t.Fatalf("%s: %v", s, err)
-				}
-			}
-		},
+		typ:   "mysql",
+		dsn:   dsn,
+		exec:  execOn(t, rw),
 		table: func(side, n string) string { return side + "_" + n },
 		rel: func(side, n string) *events.Relation {
 			return &events.Relation{Schema: name, Identifier: side + "_" + n}
@@ -458,11 +467,7 @@ func duckdbWH(t *testing.T) *wh {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			for _, s := range stmts {
-				if _, err := db.Exec(s); err != nil {
-					t.Fatalf("%s: %v", s, err)
-				}
-			}
+			execOn(t, db)(stmts...)
 		},
 		table: func(side, n string) string { return side + "." + n },
 		rel: func(side, n string) *events.Relation {

@@ -58,12 +58,7 @@ func TestSupersededWhileRunning(t *testing.T) {
 	old := run(12, strings.Repeat("4", 40))
 	w.setHead(events.PRHead{RunID: old.ID(), Run: old})
 	w.publish(diffTask(old, "wh", "orders", db.rel("prod", "orders"), db.rel("pr", "orders"), events.DiffOptions{SampleSize: 5}))
-	bustest.WaitFor(t, wait, func() error {
-		if db.active(t) == 0 {
-			return fmt.Errorf("the diff's statement is not running yet")
-		}
-		return nil
-	})
+	db.awaitRunning(t)
 
 	newer := run(12, strings.Repeat("5", 40))
 	w.setHead(events.PRHead{RunID: newer.ID(), Run: newer, Supersedes: &old})
@@ -140,12 +135,7 @@ func TestStopHandsTasksBack(t *testing.T) {
 
 	r := run(15, strings.Repeat("8", 40))
 	w.publish(diffTask(r, "wh", "orders", db.rel("prod", "orders"), db.rel("pr", "orders"), events.DiffOptions{}))
-	bustest.WaitFor(t, wait, func() error {
-		if db.active(t) == 0 {
-			return fmt.Errorf("the diff's statement is not running yet")
-		}
-		return nil
-	})
+	db.awaitRunning(t)
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
 	bustest.WaitFor(t, wait, func() error {
