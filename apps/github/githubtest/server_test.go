@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +15,8 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 
 	"github.com/diffgate/diffgate/apps/github/githubtest"
+	"github.com/diffgate/diffgate/shared/standin"
 )
-
-// recorder is a TB that records what the stand-in reports.
-type recorder struct {
-	mu     sync.Mutex
-	errors []string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errors = append(r.errors, fmt.Sprintf(format, args...))
-}
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.errors
-	r.errors = nil
-	return e
-}
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
 
@@ -127,7 +107,7 @@ func client(t *testing.T, s *githubtest.Server) *github.Client {
 }
 
 func TestRefusesWhatGitHubRefuses(t *testing.T) {
-	rec := &recorder{}
+	rec := &standin.Recorder{}
 	s := githubtest.New(rec)
 	defer s.Close()
 	gh := client(t, s)
@@ -139,21 +119,21 @@ func TestRefusesWhatGitHubRefuses(t *testing.T) {
 	if err == nil || resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("completed without a conclusion: %v; want 422", err)
 	}
-	if errs := rec.take(); len(errs) != 1 || !strings.Contains(errs[0], "conclusion is required") {
+	if errs := rec.Take(); len(errs) != 1 || !strings.Contains(errs[0], "conclusion is required") {
 		t.Errorf("reported %q", errs)
 	}
 	_, resp, err = gh.Issues.CreateComment(ctx, "acme", "analytics", 1, &github.IssueComment{Body: github.String(strings.Repeat("x", githubtest.MaxCommentBody+1))})
 	if err == nil || resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("long comment: %v; want 422", err)
 	}
-	if errs := rec.take(); len(errs) != 1 || !strings.Contains(errs[0], "too long") {
+	if errs := rec.Take(); len(errs) != 1 || !strings.Contains(errs[0], "too long") {
 		t.Errorf("reported %q", errs)
 	}
 	// An endpoint the App has no business calling.
 	if _, _, err := gh.Repositories.Get(ctx, "acme", "analytics"); err == nil {
 		t.Error("unexpected request answered")
 	}
-	if errs := rec.take(); len(errs) != 1 || !strings.Contains(errs[0], "unexpected request GET /api/v3/repos/acme/analytics") {
+	if errs := rec.Take(); len(errs) != 1 || !strings.Contains(errs[0], "unexpected request GET /api/v3/repos/acme/analytics") {
 		t.Errorf("reported %q", errs)
 	}
 	// No token at all.
@@ -163,7 +143,7 @@ func TestRefusesWhatGitHubRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Body.Close()
-	if r.StatusCode != http.StatusUnauthorized || len(rec.take()) != 1 {
+	if r.StatusCode != http.StatusUnauthorized || len(rec.Take()) != 1 {
 		t.Errorf("request without a token answered %d", r.StatusCode)
 	}
 }

@@ -11,35 +11,15 @@ import (
 	glapi "github.com/xanzy/go-gitlab"
 
 	"github.com/diffgate/diffgate/apps/gitlab/gitlabtest"
+	"github.com/diffgate/diffgate/shared/standin"
 )
-
-// recorder is a TB that keeps the stand-in's complaints, so a test can
-// check that it complains.
-type recorder chan string
-
-func (r recorder) Helper() {}
-
-func (r recorder) Errorf(format string, args ...any) { r <- fmt.Sprintf(format, args...) }
-
-// take returns the complaints so far.
-func (r recorder) take() []string {
-	var out []string
-	for {
-		select {
-		case e := <-r:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
 
 var proj = gitlabtest.Project{ID: 42, Path: "data/platform/marts"}
 
 const head = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 
-func standIn(t *testing.T, token string) (*gitlabtest.Server, recorder, *glapi.Client) {
-	rec := make(recorder, 100)
+func standIn(t *testing.T, token string) (*gitlabtest.Server, *standin.Recorder, *glapi.Client) {
+	rec := &standin.Recorder{}
 	s := gitlabtest.New(rec)
 	t.Cleanup(s.Close)
 	s.SetMR(proj, gitlabtest.MR{IID: 12, Title: "Change orders", HeadSHA: head, SourceBranch: "feature", TargetBranch: "main"})
@@ -105,7 +85,7 @@ func TestStatusesMoveAsGitLabsDo(t *testing.T) {
 	if pls := s.Pipelines(proj.ID); len(pls) != 1 || pls[0].Source != "external" || pls[0].Ref != "feature" {
 		t.Errorf("pipelines %+v: want one external pipeline of the ref", pls)
 	}
-	if errs := rec.take(); len(errs) != 0 {
+	if errs := rec.Take(); len(errs) != 0 {
 		t.Errorf("the stand-in complained about GitLab's own answers: %q", errs)
 	}
 }
@@ -146,7 +126,7 @@ func TestRefusesWhatGitLabRefuses(t *testing.T) {
 			if err := call(); code(err) < 400 {
 				t.Errorf("accepted (%v)", err)
 			}
-			if errs := rec.take(); len(errs) != 1 {
+			if errs := rec.Take(); len(errs) != 1 {
 				t.Errorf("complaints %q; want one", errs)
 			}
 		})
@@ -161,7 +141,7 @@ func TestTokenIsChecked(t *testing.T) {
 	if _, _, err := c.Users.CurrentUser(); code(err) != http.StatusUnauthorized {
 		t.Errorf("wrong token: %v; want 401", err)
 	}
-	errs := rec.take()
+	errs := rec.Take()
 	if len(errs) != 1 || strings.Contains(errs[0], "glpat-wrong") {
 		t.Errorf("complaints %q: want one, without the token", errs)
 	}
@@ -193,7 +173,7 @@ func TestNotesPagesAndRateLimits(t *testing.T) {
 	if s.Limited() != 1 || s.Requests()[gitlabtest.RouteUser] != 2 {
 		t.Errorf("limited %d, user requests %d", s.Limited(), s.Requests()[gitlabtest.RouteUser])
 	}
-	if errs := rec.take(); len(errs) != 0 {
+	if errs := rec.Take(); len(errs) != 0 {
 		t.Errorf("complaints %q", errs)
 	}
 }
@@ -205,7 +185,7 @@ func TestOnlyTheBotsNotesCanBeEdited(t *testing.T) {
 	if _, _, err := c.Notes.UpdateMergeRequestNote(int(proj.ID), 12, int(theirs), &glapi.UpdateMergeRequestNoteOptions{Body: glapi.Ptr("x")}); code(err) != http.StatusForbidden {
 		t.Errorf("edit of someone's note: %v", err)
 	}
-	if errs := rec.take(); len(errs) != 1 {
+	if errs := rec.Take(); len(errs) != 1 {
 		t.Errorf("complaints %q", errs)
 	}
 	n, _, err := c.Notes.CreateMergeRequestNote(int(proj.ID), 12, &glapi.CreateMergeRequestNoteOptions{Body: glapi.Ptr("first")})
