@@ -41,13 +41,11 @@ type ciRun struct {
 const maxMessage = 500
 
 func toCIRun(c *dbtcloud.Client, r *dbtcloud.Run) ciRun {
-	ev := c.RunEvent(r)
-	ev.GitSHA = r.SHA()
 	msg := r.StatusMessage
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage] + "…"
 	}
-	return ciRun{DBTCloudRun: ev, PR: r.PullRequest(), Message: msg, Created: r.CreatedAt.Time}
+	return ciRun{DBTCloudRun: c.RunEvent(r), PR: r.PullRequest(), Message: msg, Created: r.CreatedAt.Time}
 }
 
 func (r *ciRun) status() dbtcloud.RunStatus { return dbtcloud.RunStatus(r.Status) }

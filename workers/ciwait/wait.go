@@ -14,7 +14,6 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
-	"github.com/diffgate/diffgate/shared/prs"
 	"github.com/diffgate/diffgate/workers/internal/stage"
 )
 
@@ -40,8 +39,6 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 	if req.RequestedAt.IsZero() {
 		return bus.Poison(errors.New("run requested: requested_at is missing"))
 	}
-	log := zerolog.Ctx(ctx)
-
 	if done, err := w.finished(ctx, req.Run.ID()); err != nil || done {
 		return err
 	}
@@ -50,10 +47,9 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 		return w.fail(ctx, nil, req, stage.UnknownIntegration(req.Integration))
 	}
 	d := in.DBTCloud
-	if cur, why, err := prs.Current(ctx, w.prs, req.Run); err != nil {
+	if cur, err := w.stage.Current(ctx, w.prs, req.Run); err != nil {
 		return err
 	} else if !cur {
-		log.Info().Str("reason", why).Msg("ciwait: the run is no longer current; it stops waiting")
 		return w.forget(ctx, d.AccountID, d.PRJobID, req.Run)
 	}
 
