@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"net/url"
 	"strconv"
 	"testing"
 
@@ -35,12 +34,8 @@ func benchTables(b *testing.B) (dsn, prod, pr string) {
 			b.Fatal(err)
 		}
 	}
-	u, err := url.Parse(baseDSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.Path = "/" + benchDB
-	db, err := sql.Open("pgx", u.String())
+	dsn = databaseDSN(b, benchDB)
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +61,7 @@ func benchTables(b *testing.B) (dsn, prod, pr string) {
 			}
 		}
 	}
-	return u.String(), prod, pr
+	return dsn, prod, pr
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

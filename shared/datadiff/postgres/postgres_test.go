@@ -50,17 +50,23 @@ func testDB(t *testing.T) (string, *sql.DB) {
 			t.Errorf("drop test database: %v", err)
 		}
 	})
-	u, err := url.Parse(baseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	rw, err := sql.Open("pgx", u.String())
+	dsn := databaseDSN(t, name)
+	rw, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rw.Close() })
-	return u.String(), rw
+	return dsn, rw
+}
+
+// databaseDSN is the DSN of database name on the test server.
+func databaseDSN(tb testing.TB, name string) string {
+	u, err := url.Parse(baseDSN())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 func randHex(n int) string {
@@ -319,12 +325,7 @@ func TestOpenBadDSNHidesPassword(t *testing.T) {
 // to fix, not a warehouse to wait for.
 func TestOpenMissingDatabase(t *testing.T) {
 	testDB(t) // skips or fails without a server
-	u, err := url.Parse(baseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/diffgate_test_absent_" + randHex(6)
-	_, err = Open(t.Context(), u.String(), datadiff.Options{})
+	_, err := Open(t.Context(), databaseDSN(t, "diffgate_test_absent_"+randHex(6)), datadiff.Options{})
 	if err == nil || errors.Is(err, datadiff.ErrUnavailable) {
 		t.Fatalf("error = %v, want one that is not ErrUnavailable", err)
 	}
