@@ -113,7 +113,6 @@ func (s *Source) Ping(ctx context.Context) error {
 type statement struct {
 	label string // for logs
 	sql   string
-	args  []any
 	// side and relation name what the statement reads, for errors.
 	side, relation string
 	// what wraps a classified-as-unknown failure; nil leaves it internal.
@@ -203,7 +202,7 @@ func (s *Source) run(ctx context.Context, rec *recorder, st statement) (err erro
 			defer stop()
 		}
 		rec.add(st.sql)
-		rows, err := conn.QueryContext(stmtCtx, st.sql, st.args...)
+		rows, err := conn.QueryContext(stmtCtx, st.sql)
 		if err != nil {
 			return s.wrap(ctx, stmtCtx, st, err)
 		}
