@@ -99,7 +99,7 @@ type Options struct {
 	// every third of it.
 	AckWait time.Duration
 	// MaxDeliver and Backoff bound the retries of transient failures;
-	// defaults DefaultMaxDeliver and bus.DefaultBackoff (about 17 minutes
+	// defaults DefaultMaxDeliver and bus.DefaultBackoff (about 18 minutes
 	// in all). Then the task becomes a dead letter, which the reporter
 	// records as the model's error.
 	MaxDeliver int
