@@ -2,6 +2,7 @@ package ciwait_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,21 +78,12 @@ func TestTheCIRunsOutcomeEndsTheWait(t *testing.T) {
 				}
 				states = append(states, s.State)
 			}
-			if !contains(states, "queued") || !contains(states, "running") {
+			if !slices.Contains(states, "queued") || !slices.Contains(states, "running") {
 				t.Errorf("progress states %v, want queued and running", states)
 			}
 			bustest.WaitFor(t, wait, func() error { return consumerIdle(t, w.bus) })
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestARunThatDoesNotFinishInTimeTimesOut(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
@@ -138,7 +139,7 @@ func TestAWebhookThatCannotBeStoredAsksDBTCloudToRetry(t *testing.T) {
 	t.Cleanup(srv.Close)
 	body := w.dbt.Webhook(ci.ID(), dbtcloud.EventRunCompleted)
 	// The events stream is gone (NATS lost it): the publish fails.
-	if err := w.bus.JetStream().DeleteStream(bustest.Context(t), w.bus.Name("DIFFGATE_EVENTS")); err != nil {
+	if err := w.bus.JetStream().DeleteStream(bustest.Context(t), w.bus.Name(bus.StreamEvents)); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := post(t, srv.URL, body, dbtcloud.SignWebhook([]byte(hookSecret), body)); code < 500 {

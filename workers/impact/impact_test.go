@@ -14,6 +14,7 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/hightouch/hightouchtest"
 	"github.com/diffgate/diffgate/workers/impact"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 func rel(schema, id string) *events.Relation {
@@ -241,15 +242,7 @@ func TestASupersededRunIsNotPlanned(t *testing.T) {
 	prod, pr := pair()
 	// The gate already moved the PR to another head.
 	newer := events.Run{Provider: events.GitHub, Repository: repo, PR: 14, HeadSHA: strings.Repeat("e", 40)}
-	ctx := bustest.Context(t)
-	kv, err := w.bus.KV(ctx, events.BucketPRs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, _ := json.Marshal(events.PRHead{RunID: newer.ID(), Run: newer})
-	if _, err := kv.Put(ctx, newer.PRKey(), head); err != nil {
-		t.Fatal(err)
-	}
+	workertest.SetHead(t, w.bus, events.PRHead{RunID: newer.ID(), Run: newer})
 	w.resolved(14, prod, pr)
 	bustest.WaitFor(t, wait, func() error { return consumerIdle(t, w.bus, impact.Consumer) })
 	if got := bustest.Stored[events.DiffPlanned](t, w.bus, events.SubjectDiffPlanned); len(got) != 0 {

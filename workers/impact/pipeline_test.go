@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,14 +73,7 @@ func (p *pipeline) request(pr int, head, base string, requestedAt time.Time) eve
 	ctx := bustest.Context(p.t)
 	req := events.RunRequested{Version: events.Version, Integration: integration, Trigger: "opened", RequestedAt: requestedAt.UTC(),
 		Run: events.Run{Provider: events.GitHub, Repository: repo, PR: pr, HeadSHA: head, BaseSHA: base}}
-	kv, err := p.bus.KV(ctx, events.BucketPRs)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	head2, _ := json.Marshal(events.PRHead{RunID: req.Run.ID(), Run: req.Run, Updated: time.Now().UTC()})
-	if _, err := kv.Put(ctx, req.Run.PRKey(), head2); err != nil {
-		p.t.Fatal(err)
-	}
+	workertest.SetHead(p.t, p.bus, events.PRHead{RunID: req.Run.ID(), Run: req.Run, Updated: time.Now().UTC()})
 	if _, err := p.bus.Publish(ctx, req); err != nil {
 		p.t.Fatal(err)
 	}
@@ -158,7 +152,7 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 			for _, s := range bustest.Stored[events.RunStatus](t, p.bus, events.SubjectRunStatusPrefix+"github") {
 				states = append(states, string(s.Stage)+":"+s.State)
 			}
-			if !contains(states, "ciwait:queued") || (!tt.late && !contains(states, "ciwait:running")) {
+			if !slices.Contains(states, "ciwait:queued") || (!tt.late && !slices.Contains(states, "ciwait:running")) {
 				t.Errorf("progress %v, want the CI run queued then running", states)
 			}
 			got := tasks(t, p.bus)
@@ -188,15 +182,6 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // jaffle reads a real jaffle_shop manifest from the handbook's fixtures.

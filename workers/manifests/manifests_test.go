@@ -297,15 +297,7 @@ func TestASupersededRunFetchesNothing(t *testing.T) {
 	ci := w.ciRun(11, workertest.SHA(11), rides("dbt_cloud_pr_22_11", "pr"))
 	// The PR moved on to another head before its CI completion arrived.
 	newer := events.Run{Provider: events.GitHub, Repository: repo, PR: 11, HeadSHA: workertest.SHA(12)}
-	ctx := bustest.Context(t)
-	kv, err := w.bus.KV(ctx, events.BucketPRs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, _ := json.Marshal(events.PRHead{RunID: newer.ID(), Run: newer, Updated: time.Now().UTC()})
-	if _, err := kv.Put(ctx, newer.PRKey(), head); err != nil {
-		t.Fatal(err)
-	}
+	workertest.SetHead(t, w.bus, events.PRHead{RunID: newer.ID(), Run: newer, Updated: time.Now().UTC()})
 	w.start()
 	w.completed(11, workertest.SHA(11), workertest.SHA(1), ci)
 	bustest.WaitFor(t, wait, func() error { return consumerIdle(t, w.bus) })

@@ -1,7 +1,6 @@
 package stage_test
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/workers/internal/stage"
+	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
 var at = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -78,10 +78,7 @@ func TestCurrentDropsASupersededRun(t *testing.T) {
 	if cur, err := s.Current(ctx, kv, old); err != nil || !cur {
 		t.Errorf("Current of a PR without an entry = %v, %v; want true", cur, err)
 	}
-	data, _ := json.Marshal(events.PRHead{RunID: newer.ID(), Run: newer})
-	if _, err := kv.Put(ctx, old.PRKey(), data); err != nil {
-		t.Fatal(err)
-	}
+	workertest.SetHead(t, b, events.PRHead{RunID: newer.ID(), Run: newer})
 	if cur, err := s.Current(ctx, kv, old); err != nil || cur {
 		t.Errorf("Current of a superseded run = %v, %v; want false", cur, err)
 	}
