@@ -126,17 +126,10 @@ func (h *bot) mr(action, head string, mod func(*gitlabtest.MergeRequestEvent)) g
 	if h.source != target {
 		e.Source = h.source
 	}
-	switch action {
-	case "close":
-		e.State = "closed"
-	case "merge":
-		e.State = "merged"
-	}
 	if mod != nil {
 		mod(&e)
 	}
-	h.gl.SetMR(target, gitlabtest.MR{IID: iid, Title: e.Title, State: e.State, Draft: e.Draft, Labels: e.Labels,
-		HeadSHA: e.HeadSHA, BaseSHA: baseSHA, SourceBranch: e.SourceBranch, TargetBranch: e.TargetBranch, Source: e.Source})
+	h.gl.SetMR(target, e.MR(baseSHA))
 	return e
 }
 

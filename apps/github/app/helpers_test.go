@@ -115,9 +115,7 @@ func (h *harness) pr(action, head string, mod func(*githubtest.PullRequest)) git
 	if mod != nil {
 		mod(&p)
 	}
-	h.gh.AddPR(repoName, githubtest.PR{Number: p.Number, Title: p.Title, Draft: p.Draft, Labels: p.Labels,
-		HeadSHA: p.HeadSHA, HeadRef: p.HeadRef, BaseSHA: p.BaseSHA, BaseRef: p.BaseRef, HeadRepo: p.HeadRepo,
-		State: map[bool]string{true: "closed", false: "open"}[action == "closed"]})
+	h.gh.AddPR(repoName, p.PR())
 	return p
 }
 

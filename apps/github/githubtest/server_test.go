@@ -311,3 +311,30 @@ func TestWebhookSigns(t *testing.T) {
 		t.Errorf("go-github does not accept the signature: %v", err)
 	}
 }
+
+// TestPRIsWhatTheDeliverySays: the stand-in's pull request made from a
+// delivery is what the delivery shows, closed after a closed action.
+func TestPRIsWhatTheDeliverySays(t *testing.T) {
+	p := githubtest.PullRequest{Action: "closed", Repo: "acme/analytics", HeadRepo: "fork/analytics", Number: 9, HeadSHA: sha,
+		BaseSHA: sha, HeadRef: "f", BaseRef: "main", Draft: true, Labels: []string{"diffgate"}}
+	var body struct {
+		PR struct {
+			State string `json:"state"`
+			Title string `json:"title"`
+			User  struct {
+				Login string `json:"login"`
+			} `json:"user"`
+		} `json:"pull_request"`
+	}
+	if err := json.Unmarshal(p.Payload(), &body); err != nil {
+		t.Fatal(err)
+	}
+	pr := p.PR()
+	if pr.State != body.PR.State || pr.Title != body.PR.Title || pr.User != body.PR.User.Login ||
+		pr.Number != 9 || !pr.Draft || pr.HeadRepo != "fork/analytics" || len(pr.Labels) != 1 {
+		t.Errorf("PR %+v; the delivery says state %q, title %q, user %q", pr, body.PR.State, body.PR.Title, body.PR.User.Login)
+	}
+	if p.Action = "opened"; p.PR().State != "open" {
+		t.Errorf("state %q after opened", p.PR().State)
+	}
+}

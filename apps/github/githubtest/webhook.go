@@ -2,6 +2,7 @@ package githubtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -121,15 +122,30 @@ func repository(web, full string, id int) map[string]any {
 		"url": "https://api.github.com/repos/" + full, "default_branch": "main"}
 }
 
+// withDefaults fills the fields a delivery always has.
+func (p PullRequest) withDefaults() PullRequest {
+	p.User = cmp.Or(p.User, "octocat")
+	p.Title = cmp.Or(p.Title, "Change a model")
+	return p
+}
+
+// PR is the pull request as the stand-in keeps it once the delivery
+// happened (closed after a closed action), for Server.AddPR: so the App's
+// look-ups find what the delivery said.
+func (p PullRequest) PR() PR {
+	p = p.withDefaults()
+	state := "open"
+	if p.Action == "closed" {
+		state = "closed"
+	}
+	return PR{Number: p.Number, Title: p.Title, State: state, Draft: p.Draft, Labels: p.Labels, HeadSHA: p.HeadSHA,
+		HeadRef: p.HeadRef, BaseSHA: p.BaseSHA, BaseRef: p.BaseRef, HeadRepo: p.HeadRepo, User: p.User}
+}
+
 // Payload is the JSON body of the delivery.
 func (p PullRequest) Payload() []byte {
 	web := p.web()
-	if p.User == "" {
-		p.User = "octocat"
-	}
-	if p.Title == "" {
-		p.Title = "Change a model"
-	}
+	p = p.withDefaults()
 	base := repository(web, p.Repo, 1296269)
 	headRepo := base
 	if p.HeadRepo != "" && p.HeadRepo != p.Repo {

@@ -86,7 +86,9 @@ type MergeRequest struct {
 	TargetBranch   string
 	Draft          bool
 	Labels         []string
-	State          string // opened (default), closed, merged
+	// State is opened, closed or merged; empty means the one the action
+	// leaves (MergeRequestEvent), else opened.
+	State string
 	// User is who did what the hook reports.
 	User string
 }
@@ -195,8 +197,27 @@ func (m MergeRequest) attributes() map[string]any {
 	}
 }
 
+// withState sets the state the action leaves the merge request in, when
+// State does not say: closed after close, merged after merge.
+func (e MergeRequestEvent) withState() MergeRequestEvent {
+	if e.State == "" {
+		e.State = map[string]string{"close": "closed", "merge": "merged"}[e.Action]
+	}
+	return e
+}
+
+// MR is the merge request as the stand-in keeps it once the hook
+// happened, with base as its diff base, for Server.SetMR: so the bot's
+// look-ups find what the hook said.
+func (e MergeRequestEvent) MR(base string) MR {
+	e = e.withState()
+	return MR{IID: e.IID, Title: e.Title, State: e.State, Draft: e.Draft, Labels: e.Labels, HeadSHA: e.HeadSHA,
+		BaseSHA: base, SourceBranch: e.SourceBranch, TargetBranch: e.TargetBranch, Source: e.Source}
+}
+
 // Payload is the hook's JSON body.
 func (e MergeRequestEvent) Payload() []byte {
+	e = e.withState()
 	attrs := e.attributes()
 	attrs["action"] = e.Action
 	if e.OldRev != "" {

@@ -2,6 +2,8 @@ package gitlabtest_test
 
 //lint:file-ignore SA1019 go-gitlab v0.115.0 is pinned on purpose: decision 0004 (its successor moved the import path).
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -197,5 +199,28 @@ func TestOnlyTheBotsNotesCanBeEdited(t *testing.T) {
 	}
 	if got := s.BotNotes(proj.ID, 12); len(got) != 1 || got[0].Body != "second" || got[0].Edits != 1 || n.Author.Username != gitlabtest.BotUsername {
 		t.Errorf("bot notes %+v", got)
+	}
+}
+
+// TestMergeRequestStateFollowsTheAction: a hook of close or merge shows,
+// and leaves the stand-in's merge request in, the state the action leaves.
+func TestMergeRequestStateFollowsTheAction(t *testing.T) {
+	for action, want := range map[string]string{"open": "", "update": "", "close": "closed", "merge": "merged"} {
+		e := gitlabtest.MergeRequestEvent{Action: action, MergeRequest: gitlabtest.MergeRequest{WebURL: "https://gitlab.example.com",
+			Target: proj, IID: 12, HeadSHA: head}}
+		var body struct {
+			Attrs struct {
+				State string `json:"state"`
+			} `json:"object_attributes"`
+		}
+		if err := json.Unmarshal(e.Payload(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if mr := e.MR("base"); mr.State != want || mr.BaseSHA != "base" || mr.IID != 12 {
+			t.Errorf("%s: the stand-in keeps %+v; want state %q", action, mr, want)
+		}
+		if got := body.Attrs.State; got != cmp.Or(want, "opened") {
+			t.Errorf("%s: the hook says %q; want %q", action, got, cmp.Or(want, "opened"))
+		}
 	}
 }
