@@ -1,6 +1,8 @@
 package hightouch
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,17 +40,12 @@ func TestRefs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
 			for _, r := range Refs(tt.sql) {
-				p := ""
-				for i, part := range r.Parts {
-					if i > 0 {
-						p += "|"
-					}
-					p += part
-				}
-				got = append(got, p)
-				// The span covers exactly the name as written.
-				if span := tt.sql[r.Start:r.End]; len(span) == 0 {
-					t.Errorf("empty span for %v", r.Parts)
+				got = append(got, strings.Join(r.Parts, "|"))
+				// The span is the name as written: read on its own, it
+				// names the same parts.
+				span := tt.sql[r.Start:r.End]
+				if again := Refs("select * from " + span); len(again) != 1 || !slices.Equal(again[0].Parts, r.Parts) {
+					t.Errorf("span %q of %v reads as %v", span, r.Parts, again)
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
