@@ -52,6 +52,12 @@ type Consumer struct {
 	// MaxDeliver is the number of deliveries before the message becomes a
 	// dead letter; default 10; -1 is unlimited.
 	MaxDeliver int
+	// MaxFailures bounds a consumer whose handler also waits with
+	// RetryAfter (so MaxDeliver is -1): the message becomes a dead letter
+	// after this many deliveries ended in an error, waits not counted. The
+	// count is kept in the failures bucket, so every process sees it, and
+	// the backoff follows it. 0: no bound but MaxDeliver.
+	MaxFailures int
 	// Backoff is the redelivery delay after a transient error, by delivery
 	// count; default DefaultBackoff.
 	Backoff []time.Duration
@@ -413,7 +419,23 @@ func (b *Bus) settle(ctx context.Context, c Consumer, m *Msg, herr error) observ
 		return observe.OutcomeFailed
 
 	default:
-		d := c.backoff(m.NumDelivered)
+		n := m.NumDelivered
+		if c.MaxFailures > 0 {
+			failures, err := b.countFailure(sctx, c, m)
+			if err != nil {
+				// Without the count, fall back to the delivery count: it
+				// only overstates the failures.
+				log.Warn().Err(err).Msg("bus: failure not counted")
+				failures = m.NumDelivered
+			}
+			if failures >= uint64(c.MaxFailures) {
+				log.Error().Err(herr).Int("max_failures", c.MaxFailures).Msg("bus: handler failed too often; dead-lettering the message")
+				b.terminate(sctx, c, m, herr)
+				return observe.OutcomeFailed
+			}
+			n = failures
+		}
+		d := c.backoff(n)
 		log.Warn().Err(herr).Dur("retry_in", d).Msg("bus: handler failed; will retry")
 		if err := m.jm.NakWithDelay(d); err != nil {
 			log.Warn().Err(err).Msg("bus: nak failed; the message will be redelivered after AckWait")
@@ -514,3 +536,36 @@ func (l *lease) Err() error {
 }
 
 func (l *lease) Value(key any) any { return l.parent.Value(key) }
+
+// countFailure adds one to the failed deliveries of m and returns the new
+// count. The entry expires with the bucket's TTL; a message handled in the
+// end leaves a stale count nobody reads again.
+func (b *Bus) countFailure(ctx context.Context, c Consumer, m *Msg) (uint64, error) {
+	kv, err := b.KV(ctx, events.BucketFailures)
+	if err != nil {
+		return 0, err
+	}
+	key := fmt.Sprintf("%s.%d", c.Name, m.StreamSeq)
+	for range 10 {
+		e, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			if _, err := kv.Create(ctx, key, []byte("1")); err == nil {
+				return 1, nil
+			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+				return 0, err
+			}
+		case err != nil:
+			return 0, err
+		default:
+			n, perr := strconv.ParseUint(string(e.Value()), 10, 64)
+			if perr != nil {
+				n = 0
+			}
+			if _, err := kv.Update(ctx, key, []byte(strconv.FormatUint(n+1, 10)), e.Revision()); err == nil {
+				return n + 1, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("bus: count failures of %s: too much contention", key)
+}

@@ -182,6 +182,34 @@ func TestPoisonMessageIsTerminatedAndDeadLettered(t *testing.T) {
 	}
 }
 
+// A consumer that waits with RetryAfter (a rate limit, say) counts only
+// the deliveries that failed toward MaxFailures: many waits followed by
+// one failure must not dead-letter the message.
+func TestWaitsDoNotCountAsFailures(t *testing.T) {
+	b := bustest.New(t)
+	ctx := bustest.Context(t)
+	if _, err := b.Publish(ctx, runRequested(23)); err != nil {
+		t.Fatal(err)
+	}
+	var got deliveries
+	c := bus.Consumer{Name: "publish-report-github", Subject: events.SubjectRunRequested, MaxDeliver: -1, MaxFailures: 3,
+		Backoff: []time.Duration{20 * time.Millisecond}}
+	start(t, b, c, func(ctx context.Context, m *bus.Msg) error {
+		// Deliveries 1-5 wait, 6 fails, 7-9 wait, 10 and 11 fail: the
+		// third failure is delivery 11.
+		switch n := got.add(m); {
+		case n <= 5 || (n >= 7 && n <= 9):
+			return bus.RetryAfter(10 * time.Millisecond)
+		default:
+			return errTransient
+		}
+	})
+	dl := deadLetter(t, b, c.Name)
+	if n := len(got.all()); n != 11 || dl.Deliveries != 11 {
+		t.Errorf("dead-lettered after %d deliveries (dead letter says %d); want 11: 8 waits and 3 failures", n, dl.Deliveries)
+	}
+}
+
 func TestExhaustedRetriesProduceADeadLetter(t *testing.T) {
 	b := bustest.New(t)
 	ctx := bustest.Context(t)

@@ -34,6 +34,7 @@ const (
 	RunsTTL                 = 7 * 24 * time.Hour
 	CIWaitTTL               = 24 * time.Hour
 	PublishedTTL            = 30 * 24 * time.Hour
+	FailuresTTL             = DefaultMessageMaxAge
 )
 
 // Topology is every stream, KV bucket and object store diffgate needs,
@@ -100,6 +101,7 @@ func DefaultTopology(o TopologyOptions) Topology {
 			kv(events.BucketRuns, "diffgate: fan-in state of every run", RunsTTL),
 			kv(events.BucketCIWait, "diffgate: shared dbt Cloud polls and woken runs", CIWaitTTL),
 			kv(events.BucketPublished, "diffgate: what the apps published of every run", PublishedTTL),
+			kv(events.BucketFailures, "diffgate: failed deliveries of messages that also wait", FailuresTTL),
 		},
 		ObjectStores: []jetstream.ObjectStoreConfig{{
 			Bucket:      events.ObjectStore,

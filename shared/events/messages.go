@@ -59,6 +59,10 @@ const (
 	// check, plus short leases that keep two publisher processes from
 	// writing to one pull request at once.
 	BucketPublished = "diffgate_published"
+	// BucketFailures: how many deliveries of a message ended in an error,
+	// for consumers that also wait with RetryAfter (bus Consumer.MaxFailures),
+	// whose delivery count mixes waits and failures.
+	BucketFailures = "diffgate_failures"
 	// ObjectStore holds manifests (by digest), plans, results and reports.
 	ObjectStore = "diffgate_objects"
 )

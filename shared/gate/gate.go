@@ -21,8 +21,8 @@ import (
 // QueuedMessage is the first status of every run the gate starts.
 const QueuedMessage = "waiting for the dbt Cloud CI run"
 
-// maxAttempts bounds the deliveries of an event that keeps failing for a
-// reason other than a rate limit, before it becomes a dead letter.
+// maxAttempts bounds the failed deliveries of an event (waits for a rate
+// limit not counted) before it becomes a dead letter.
 const maxAttempts = 10
 
 // Sentinel errors.
@@ -110,8 +110,9 @@ func (g *Gate) Consumer() bus.Consumer {
 		Name:    g.Name(),
 		Subject: events.SubjectPREventPrefix + string(g.o.Provider),
 		// Rate limits come back as retries, which must not use up the
-		// deliveries; Handle gives up on real failures itself.
-		MaxDeliver: -1,
+		// deliveries: only failures count toward giving up.
+		MaxDeliver:  -1,
+		MaxFailures: maxAttempts,
 	}
 }
 
@@ -122,15 +123,6 @@ func (g *Gate) Run(ctx context.Context) error {
 
 // Handle decides and applies one event. It is the consumer's handler.
 func (g *Gate) Handle(ctx context.Context, m *bus.Msg) error {
-	err := g.handle(ctx, m)
-	var retry *bus.Retry
-	if err != nil && !errors.As(err, &retry) && !errors.Is(err, bus.ErrPoison) && m.NumDelivered >= maxAttempts {
-		return bus.Poison(fmt.Errorf("gave up after %d deliveries: %w", m.NumDelivered, err))
-	}
-	return err
-}
-
-func (g *Gate) handle(ctx context.Context, m *bus.Msg) error {
 	var ev events.PREvent
 	if err := m.Decode(&ev); err != nil {
 		return err

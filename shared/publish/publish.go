@@ -81,8 +81,8 @@ const (
 	// DefaultLeaseTTL bounds how long a crashed publisher's lease keeps
 	// others off its pull request.
 	DefaultLeaseTTL = 30 * time.Second
-	// maxAttempts bounds the deliveries of a message that keeps failing
-	// for a reason other than a rate limit or a busy lease.
+	// maxAttempts bounds the failed deliveries of a message (waits for a
+	// rate limit or a busy lease not counted).
 	maxAttempts = 20
 )
 
@@ -152,12 +152,12 @@ func (p *Publisher) Name() string { return "publish-" + string(p.o.Provider) }
 // StatusConsumer and ReportConsumer are the two consumers.
 func (p *Publisher) StatusConsumer() bus.Consumer {
 	return bus.Consumer{Name: "publish-status-" + string(p.o.Provider),
-		Subject: events.SubjectRunStatusPrefix + string(p.o.Provider), MaxDeliver: -1}
+		Subject: events.SubjectRunStatusPrefix + string(p.o.Provider), MaxDeliver: -1, MaxFailures: maxAttempts}
 }
 
 func (p *Publisher) ReportConsumer() bus.Consumer {
 	return bus.Consumer{Name: "publish-report-" + string(p.o.Provider),
-		Subject: events.SubjectRunReportPrefix + string(p.o.Provider), MaxDeliver: -1}
+		Subject: events.SubjectRunReportPrefix + string(p.o.Provider), MaxDeliver: -1, MaxFailures: maxAttempts}
 }
 
 // Run consumes statuses and reports until ctx is done.
@@ -197,25 +197,9 @@ type record struct {
 func recordKey(runID string) string { return "run." + runID }
 func leaseKey(prKey string) string  { return "lease." + prKey }
 
-// HandleStatus shows one RunStatus.
+// HandleStatus shows one RunStatus. Rate limits come back as retries,
+// which the consumer does not count as failures (MaxFailures).
 func (p *Publisher) HandleStatus(ctx context.Context, m *bus.Msg) error {
-	return giveUp(m, p.handleStatus(ctx, m))
-}
-
-// HandleReport shows one RunReport.
-func (p *Publisher) HandleReport(ctx context.Context, m *bus.Msg) error {
-	return giveUp(m, p.handleReport(ctx, m))
-}
-
-func giveUp(m *bus.Msg, err error) error {
-	var retry *bus.Retry
-	if err != nil && !errors.As(err, &retry) && !errors.Is(err, bus.ErrPoison) && m.NumDelivered >= maxAttempts {
-		return bus.Poison(fmt.Errorf("gave up after %d deliveries: %w", m.NumDelivered, err))
-	}
-	return err
-}
-
-func (p *Publisher) handleStatus(ctx context.Context, m *bus.Msg) error {
 	var st events.RunStatus
 	if err := m.Decode(&st); err != nil {
 		return err
@@ -297,7 +281,8 @@ func statusOf(st events.RunStatus) Status {
 	}
 }
 
-func (p *Publisher) handleReport(ctx context.Context, m *bus.Msg) error {
+// HandleReport shows one RunReport.
+func (p *Publisher) HandleReport(ctx context.Context, m *bus.Msg) error {
 	var rr events.RunReport
 	if err := m.Decode(&rr); err != nil {
 		return err

@@ -351,15 +351,15 @@ func TestRateLimitComesBackLater(t *testing.T) {
 	}
 }
 
+// Rate limits wait without limit, but other failures end in a dead letter
+// (which the reporter logs) instead of redelivering for ever: both
+// consumers leave deliveries unbounded and bound the failures, which the
+// bus counts apart from waits (shared/bus TestWaitsDoNotCountAsFailures).
 func TestOtherFailuresGiveUpEventually(t *testing.T) {
 	f := newFixture(t)
-	run := runAt("aaaa111")
-	m := f.msg(f.storeReport(reporttest.Clean(), run))
-	for n, poison := range map[uint64]bool{1: false, 20: true} {
-		f.vcs.fail = errors.New("boom")
-		m.NumDelivered = n
-		if err := f.p.HandleReport(f.ctx, m); errors.Is(err, bus.ErrPoison) != poison {
-			t.Errorf("delivery %d: %v; poison want %v", n, err, poison)
+	for _, c := range []bus.Consumer{f.p.StatusConsumer(), f.p.ReportConsumer()} {
+		if c.MaxDeliver != -1 || c.MaxFailures <= 0 {
+			t.Errorf("%s: MaxDeliver %d, MaxFailures %d; want unbounded deliveries and bounded failures", c.Name, c.MaxDeliver, c.MaxFailures)
 		}
 	}
 }
