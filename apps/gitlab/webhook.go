@@ -158,7 +158,6 @@ type (
 	hookProject struct {
 		ID                int64  `json:"id"`
 		PathWithNamespace string `json:"path_with_namespace"`
-		WebURL            string `json:"web_url"`
 	}
 	hookLabel struct {
 		Title string `json:"title"`
