@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -79,6 +80,24 @@ func TestUnreachableWarehouseIsUnavailable(t *testing.T) {
 		_, err := src.Diff(t.Context(), spec)
 		if !errors.Is(err, datadiff.ErrUnavailable) || datadiff.Code(err) != datadiff.CodeUnavailable {
 			t.Errorf("%s: Diff on an unreachable warehouse = %v (code %s), want unavailable", name, err, datadiff.Code(err))
+		}
+	}
+}
+
+// TestOpenUnreachable: a data source whose server does not answer is
+// unavailable (worth trying again), and the error keeps the DSN's
+// password to itself.
+func TestOpenUnreachable(t *testing.T) {
+	for typ, dsn := range map[string]string{
+		"postgres": "postgres://u:s3cret-pw@127.0.0.1:1/x?connect_timeout=1&sslmode=disable",
+		"mysql":    "u:s3cret-pw@tcp(127.0.0.1:1)/x?timeout=1s",
+	} {
+		_, err := Open(t.Context(), typ, dsn, datadiff.Options{})
+		if !errors.Is(err, datadiff.ErrUnavailable) {
+			t.Errorf("%s on a closed port: error = %v, want ErrUnavailable", typ, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("%s: the error leaks the password: %v", typ, err)
 		}
 	}
 }
