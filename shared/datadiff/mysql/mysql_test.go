@@ -108,14 +108,7 @@ func env(t *testing.T, dsn, dbName string, rw *sql.DB) *difftest.Env {
 		Rel: func(name string) datadiff.Relation {
 			return datadiff.Relation{Schema: dbName, Identifier: name, Quoting: datadiff.Quoting{Schema: true, Identifier: true}}
 		},
-		Source: func(t *testing.T, o datadiff.Options) *datadiff.Source {
-			src, err := Open(t.Context(), dsn, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { src.Close() })
-			return src
-		},
+		Source:     func(t *testing.T, o datadiff.Options) *datadiff.Source { return open(t, dsn, o) },
 		Strategies: []datadiff.JoinStrategy{datadiff.JoinAuto},
 	}
 }
