@@ -41,8 +41,8 @@ select a.*, b.v /* join z */ from x a join "MARTS"."M%d" b on a.id = b.id left j
 		}
 		models = append(models, m)
 	}
-	quote := func(r events.Relation) string {
-		return `"` + r.Database + `"."` + r.Schema + `"."` + r.Identifier + `"`
+	quote := func(r events.Relation) (string, error) {
+		return `"` + r.Database + `"."` + r.Schema + `"."` + r.Identifier + `"`, nil
 	}
 	b.ReportAllocs()
 	var diffed int

@@ -32,7 +32,7 @@ type PlanOptions struct {
 	SourceIDs []int64
 	// Quote renders a relation as the warehouse dialect quotes it; the PR
 	// query reads the PR relations through it.
-	Quote func(events.Relation) string
+	Quote func(events.Relation) (string, error)
 	// Options are copied into every planned Hightouch model.
 	Options events.DiffOptions
 }
@@ -165,7 +165,10 @@ func AddToPlan(ctx context.Context, plan *events.Plan, models []Model, nodes []D
 		if m.Kind() == QueryRawSQL || m.Kind() == QueryTable || m.Kind() == QueryDBT {
 			pm.Materialized = string(m.Kind())
 		}
-		prodQ, prQ, why := queries(r, impacted, opts.Quote)
+		prodQ, prQ, why, err := queries(r, impacted, opts.Quote)
+		if err != nil {
+			return fmt.Errorf("hightouch: model %s: %w", id, err)
+		}
 		switch {
 		case !opts.DiffModels:
 			pm.SkipReason = "diff_hightouch_models is off"
@@ -211,15 +214,15 @@ func AddToPlan(ctx context.Context, plan *events.Plan, models []Model, nodes []D
 
 // queries builds the production query (as Hightouch runs it) and the PR
 // query (each impacted relation replaced by its PR relation), or says why
-// the model cannot be diffed.
-func queries(r *Reads, impacted map[string]*events.PlannedModel, quote func(events.Relation) string) (prod, pr, why string) {
+// the model cannot be diffed. err is a relation quote could not render.
+func queries(r *Reads, impacted map[string]*events.PlannedModel, quote func(events.Relation) (string, error)) (prod, pr, why string, err error) {
 	switch r.Kind {
 	case QueryVisual:
-		return "", "", "a visual (audience) model has no SQL to diff"
+		return "", "", "a visual (audience) model has no SQL to diff", nil
 	case QueryCustom:
-		return "", "", "a custom (non-SQL) model cannot be diffed"
+		return "", "", "a custom (non-SQL) model cannot be diffed", nil
 	case QueryUnknown:
-		return "", "", fmt.Sprintf("unknown Hightouch query type %q", r.Model.QueryType)
+		return "", "", fmt.Sprintf("unknown Hightouch query type %q", r.Model.QueryType), nil
 	case QueryDBT:
 		for _, id := range r.DBTNodes {
 			pm := impacted[id]
@@ -227,14 +230,17 @@ func queries(r *Reads, impacted map[string]*events.PlannedModel, quote func(even
 				continue
 			}
 			if pm.Prod == nil || pm.PR == nil {
-				return "", "", fmt.Sprintf("dbt model %s has no relation on both sides (not built in this PR, or new)", pm.Name)
+				return "", "", fmt.Sprintf("dbt model %s has no relation on both sides (not built in this PR, or new)", pm.Name), nil
 			}
 			if quote == nil {
-				return "", "", ""
+				return "", "", "", nil
 			}
-			return "select * from " + quote(*pm.Prod), "select * from " + quote(*pm.PR), ""
+			if prod, err = quote(*pm.Prod); err == nil {
+				pr, err = quote(*pm.PR)
+			}
+			return "select * from " + prod, "select * from " + pr, "", err
 		}
-		return "", "", "its dbt model is not in the plan"
+		return "", "", "its dbt model is not in the plan", nil
 	}
 	var reps []replacement
 	for _, ref := range r.Refs {
@@ -249,14 +255,18 @@ func queries(r *Reads, impacted map[string]*events.PlannedModel, quote func(even
 		}
 		if len(ref.Nodes) > 1 {
 			return "", "", fmt.Sprintf("%q names several dbt models (%s): qualify it with its schema",
-				ref.String(), strings.Join(ref.Nodes, ", "))
+				ref.String(), strings.Join(ref.Nodes, ", ")), nil
 		}
 		if hits[0].PR == nil {
-			return "", "", fmt.Sprintf("dbt model %s was not built in this PR", hits[0].Name)
+			return "", "", fmt.Sprintf("dbt model %s was not built in this PR", hits[0].Name), nil
 		}
 		if quote != nil {
-			reps = append(reps, replacement{start: ref.Start, end: ref.End, text: quote(*hits[0].PR)})
+			text, err := quote(*hits[0].PR)
+			if err != nil {
+				return "", "", "", err
+			}
+			reps = append(reps, replacement{start: ref.Start, end: ref.End, text: text})
 		}
 	}
-	return r.SQL, substitute(r.SQL, reps), ""
+	return r.SQL, substitute(r.SQL, reps), "", nil
 }

@@ -16,14 +16,14 @@ import (
 )
 
 // quote renders a relation the PostgreSQL way, every part quoted.
-func quote(r events.Relation) string {
+func quote(r events.Relation) (string, error) {
 	var parts []string
 	for _, p := range []string{r.Database, r.Schema, r.Identifier} {
 		if p != "" {
 			parts = append(parts, `"`+strings.ReplaceAll(p, `"`, `""`)+`"`)
 		}
 	}
-	return strings.Join(parts, ".")
+	return strings.Join(parts, "."), nil
 }
 
 func rel(db, schema, id string) *events.Relation {
@@ -299,5 +299,14 @@ func TestNewAndUnbuiltModels(t *testing.T) {
 	}
 	if err := hightouch.AddToPlan(context.Background(), basePlan(), models, nil, hightouch.PlanOptions{DiffModels: true}); !errors.Is(err, hightouch.ErrNoQuoter) {
 		t.Errorf("err = %v, want ErrNoQuoter", err)
+	}
+}
+
+func TestARelationThatCannotBeQuotedFailsThePlan(t *testing.T) {
+	models := listed(t, hightouchtest.Model{ID: 41, Name: "x", PrimaryKey: "id", SQL: "select * from marts.orders"})
+	refuse := func(events.Relation) (string, error) { return "", errors.New(`name "or\x00ders" contains a NUL byte`) }
+	err := hightouch.AddToPlan(context.Background(), basePlan(), models, manifestNodes, hightouch.PlanOptions{DiffModels: true, Quote: refuse})
+	if err == nil || !strings.Contains(err.Error(), "hightouch.7.41") || !strings.Contains(err.Error(), "NUL byte") {
+		t.Errorf("err = %v, want the model and the quoting error", err)
 	}
 }

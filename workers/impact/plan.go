@@ -140,16 +140,12 @@ func (w *Worker) addHightouch(ctx context.Context, in *config.Integration, plan 
 		nodes = append(nodes, hightouch.DBTNode{UniqueID: r.UniqueID, Relation: r.Relation})
 	}
 	size, off := in.CI.Samples()
-	var quoteErr error
 	err = hightouch.AddToPlan(ctx, plan, models, nodes, hightouch.PlanOptions{
 		DiffModels: in.CI.DiffHightouch(),
 		SourceIDs:  in.Hightouch.SourceIDs,
-		Quote:      quoteAll(q, &quoteErr),
+		Quote:      q,
 		Options:    events.DiffOptions{SampleSize: size, SamplesOff: off},
 	})
-	if err == nil {
-		err = quoteErr
-	}
 	if err != nil {
 		return false, fmt.Errorf("impact: Hightouch models: %w", err)
 	}

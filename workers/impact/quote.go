@@ -2,7 +2,6 @@ package impact
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/datadiff"
@@ -40,20 +39,4 @@ func quoter(typ string) (func(events.Relation) (string, error), error) {
 			Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier},
 		})
 	}, nil
-}
-
-// quoteAll adapts a quoter to hightouch.PlanOptions.Quote, which cannot
-// fail: the first error is kept in *failed and the relation rendered
-// plainly meanwhile (the plan is refused afterwards).
-func quoteAll(q func(events.Relation) (string, error), failed *error) func(events.Relation) string {
-	return func(r events.Relation) string {
-		s, err := q(r)
-		if err != nil {
-			if *failed == nil {
-				*failed = fmt.Errorf("relation %s: %w", r, err)
-			}
-			return strings.Join([]string{r.Database, r.Schema, r.Identifier}, ".")
-		}
-		return s
-	}
 }
