@@ -60,9 +60,16 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithBaseURL points the client elsewhere (a proxy, the stand-in).
+// WithBaseURL points the client at another API: its host, as
+// hightouch.url is written (https://api.hightouch.com), or its versioned
+// base (…/api/v1), as a proxy or the stand-in gives it.
 func WithBaseURL(u string) Option {
-	return func(c *Client) { c.base = strings.TrimRight(u, "/") }
+	return func(c *Client) {
+		c.base = strings.TrimRight(u, "/")
+		if !strings.HasSuffix(c.base, "/api/v1") {
+			c.base += "/api/v1"
+		}
+	}
 }
 
 // WithHTTPClient sets the HTTP client.

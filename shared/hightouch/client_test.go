@@ -46,6 +46,20 @@ func TestListModelsPaginates(t *testing.T) {
 	}
 }
 
+// hightouch.url is the API host; the client adds the version, and takes a
+// base that already has it.
+func TestBaseURLForms(t *testing.T) {
+	s := hightouchtest.New(t)
+	s.AddModel(hightouchtest.Model{ID: 1, Name: "m", Table: "t"})
+	host := strings.TrimSuffix(s.URL, "/api/v1")
+	for _, u := range []string{host, host + "/", s.URL, s.URL + "/"} {
+		got, err := s.Client(hightouch.WithBaseURL(u)).ListModels(context.Background())
+		if err != nil || len(got) != 1 {
+			t.Errorf("base %s: %d models, %v", u, len(got), err)
+		}
+	}
+}
+
 func TestSources(t *testing.T) {
 	s := hightouchtest.New(t)
 	s.AddSource(hightouchtest.Source{ID: 42, Name: "Warehouse", Type: "postgres"})

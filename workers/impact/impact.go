@@ -10,7 +10,6 @@ package impact
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -77,7 +76,7 @@ func New(ctx context.Context, env *service.Env, o Options) ([]service.Component,
 			return nil, fmt.Errorf("impact: integration %q: %w", in.Name, err)
 		}
 		if h := in.Hightouch; h != nil {
-			c, err := hightouch.New(h.Token.Value(), append([]hightouch.Option{hightouch.WithBaseURL(apiBase(h.URL))}, o.Hightouch...)...)
+			c, err := hightouch.New(h.Token.Value(), append([]hightouch.Option{hightouch.WithBaseURL(h.URL)}, o.Hightouch...)...)
 			if err != nil {
 				return nil, fmt.Errorf("impact: integration %q: hightouch: %w", in.Name, err)
 			}
@@ -92,16 +91,6 @@ func New(ctx context.Context, env *service.Env, o Options) ([]service.Component,
 		return nil, fmt.Errorf("impact: %w", err)
 	}
 	return []service.Component{w}, nil
-}
-
-// apiBase turns hightouch.url (the API host, as configured) into the
-// client's base URL, which names the API version.
-func apiBase(u string) string {
-	u = strings.TrimRight(u, "/")
-	if strings.HasSuffix(u, "/api/v1") {
-		return u
-	}
-	return u + "/api/v1"
 }
 
 // Worker plans the diffs of runs. It is the impact component.
