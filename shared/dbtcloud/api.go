@@ -257,10 +257,22 @@ func (c *Client) RunURL(r *Run) string {
 	return fmt.Sprintf("%s/deploy/%d/projects/%d/runs/%d", c.access, r.AccountID, r.ProjectID, r.ID)
 }
 
-// RunEvent converts a run for the wire, with a link even when the run's
-// href is missing.
+// RunEvent converts a run into the part the report shows, with a link
+// even when the run's href is missing.
 func (c *Client) RunEvent(r *Run) events.DBTCloudRun {
-	ev := r.ToEvent()
-	ev.URL = c.RunURL(r)
-	return ev
+	text := r.StatusHumanized
+	if text == "" {
+		text = r.Status.String()
+	}
+	return events.DBTCloudRun{
+		AccountID:  r.AccountID,
+		ProjectID:  r.ProjectID,
+		JobID:      r.JobDefinitionID,
+		RunID:      r.ID,
+		Status:     int(r.Status),
+		StatusText: text,
+		GitSHA:     r.SHA(),
+		URL:        c.RunURL(r),
+		FinishedAt: r.FinishedAt.Time,
+	}
 }

@@ -1,10 +1,6 @@
 package dbtcloud
 
-import (
-	"strings"
-
-	"github.com/diffgate/diffgate/shared/events"
-)
+import "strings"
 
 // Account is the part of a dbt Cloud account diffgate uses.
 type Account struct {
@@ -160,29 +156,6 @@ func SameSHA(a, b string) bool {
 		return false
 	}
 	return strings.HasPrefix(b, a)
-}
-
-// ToEvent converts the run into the part the report shows. The link is the
-// run's href when it is a URL; Client.RunEvent fills it in otherwise.
-func (r *Run) ToEvent() events.DBTCloudRun {
-	text := r.StatusHumanized
-	if text == "" {
-		text = r.Status.String()
-	}
-	ev := events.DBTCloudRun{
-		AccountID:  r.AccountID,
-		ProjectID:  r.ProjectID,
-		JobID:      r.JobDefinitionID,
-		RunID:      r.ID,
-		Status:     int(r.Status),
-		StatusText: text,
-		GitSHA:     r.SHA(),
-		FinishedAt: r.FinishedAt.Time,
-	}
-	if strings.HasPrefix(r.Href, "https://") || strings.HasPrefix(r.Href, "http://") {
-		ev.URL = r.Href
-	}
-	return ev
 }
 
 // envelope is dbt Cloud's response wrapper.
