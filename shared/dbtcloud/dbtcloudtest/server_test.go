@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,6 +17,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/fixtures"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 // get fetches a stand-in path as raw JSON.
@@ -196,24 +196,6 @@ func TestWebhookShape(t *testing.T) {
 	}
 }
 
-// recorder is a TB that records failures instead of failing.
-type recorder struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-func (r *recorder) failures() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.errs...)
-}
-
 func TestUnexpectedRequestsFail(t *testing.T) {
 	tests := []struct {
 		name, method, path, auth string
@@ -234,7 +216,7 @@ func TestUnexpectedRequestsFail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &standin.Recorder{}
 			s := dbtcloudtest.New(rec)
 			defer s.Close()
 			s.AddJob(dbtcloudtest.Job{AccountID: 1, ID: 22})
@@ -255,7 +237,7 @@ func TestUnexpectedRequestsFail(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
 			}
-			f := rec.failures()
+			f := rec.All()
 			if len(f) != 1 || !strings.Contains(f[0], tt.want) {
 				t.Errorf("failures = %q, want one containing %q", f, tt.want)
 			}
@@ -266,7 +248,7 @@ func TestUnexpectedRequestsFail(t *testing.T) {
 // A correct client's requests raise no failure, and Bearer is accepted as
 // the docs say it is equivalent to Token.
 func TestExpectedRequestsPass(t *testing.T) {
-	rec := &recorder{}
+	rec := &standin.Recorder{}
 	s := dbtcloudtest.New(rec)
 	defer s.Close()
 	s.AddJob(dbtcloudtest.Job{AccountID: 1, ID: 22, Type: "ci"})
@@ -297,7 +279,7 @@ func TestExpectedRequestsPass(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("Bearer: %d", resp.StatusCode)
 	}
-	if f := rec.failures(); len(f) != 0 {
+	if f := rec.All(); len(f) != 0 {
 		t.Errorf("failures: %q", f)
 	}
 	eps := map[dbtcloudtest.Endpoint]int{}

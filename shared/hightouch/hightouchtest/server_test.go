@@ -2,27 +2,14 @@ package hightouchtest_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/diffgate/diffgate/shared/hightouch/hightouchtest"
+	"github.com/diffgate/diffgate/shared/standin"
 )
-
-type recorder struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
 
 func TestUnexpectedRequestsFail(t *testing.T) {
 	tests := []struct {
@@ -39,7 +26,7 @@ func TestUnexpectedRequestsFail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &standin.Recorder{}
 			s := hightouchtest.New(rec)
 			defer s.Close()
 			req, _ := http.NewRequest(tt.method, strings.TrimSuffix(s.URL, "/api/v1")+tt.path, nil)
@@ -59,15 +46,15 @@ func TestUnexpectedRequestsFail(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
 			}
-			if len(rec.errs) != 1 || !strings.Contains(rec.errs[0], tt.want) {
-				t.Errorf("failures %q, want one containing %q", rec.errs, tt.want)
+			if f := rec.All(); len(f) != 1 || !strings.Contains(f[0], tt.want) {
+				t.Errorf("failures %q, want one containing %q", f, tt.want)
 			}
 		})
 	}
 }
 
 func TestCorrectClientRaisesNothing(t *testing.T) {
-	rec := &recorder{}
+	rec := &standin.Recorder{}
 	s := hightouchtest.New(rec)
 	defer s.Close()
 	s.AddModel(hightouchtest.Model{ID: 1, Name: "m", SourceID: 42, Table: "t"})
@@ -79,8 +66,8 @@ func TestCorrectClientRaisesNothing(t *testing.T) {
 	if _, err := c.ListSources(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.errs) != 0 {
-		t.Errorf("failures %q", rec.errs)
+	if f := rec.All(); len(f) != 0 {
+		t.Errorf("failures %q", f)
 	}
 	if s.Count(hightouchtest.EndpointListModels) != 1 || s.Count(hightouchtest.EndpointListSources) != 1 {
 		t.Errorf("requests %+v", s.Requests())
