@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/report"
+	"github.com/diffgate/diffgate/shared/testenv"
 	"github.com/diffgate/diffgate/workers/ciwait"
 )
 
@@ -125,10 +125,7 @@ func benchEndToEnd(b *testing.B, webhook bool) {
 	defer cancel()
 	pg, err := sandbox.OpenPostgres(ctx, pgServer(), benchDB, true)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatalf("PostgreSQL: %v", err)
-		}
-		b.Skipf("PostgreSQL not reachable: %v", err)
+		testenv.SkipOrFail(b, "PostgreSQL not reachable: %v", err)
 	}
 	defer pg.Close()
 	start := time.Now()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +25,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/shared/testenv"
 )
 
 // patience bounds every wait of the end-to-end tests: a run waits a
@@ -45,10 +45,7 @@ func newWarehouse(t testing.TB, prefix string) *sandbox.Postgres {
 	defer cancel()
 	pg, err := sandbox.NewPostgres(ctx, pgServer(), prefix)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL: %v", err)
-		}
-		t.Skipf("PostgreSQL not reachable (%v); CI runs this", err)
+		testenv.SkipOrFail(t, "PostgreSQL not reachable: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := pg.Close(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/diffgate/diffgate/shared/report/reporttest"
+	"github.com/diffgate/diffgate/shared/testenv"
 )
 
 // chromium finds Debian's chromium. Without it the browser tests skip,
@@ -24,10 +25,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	if isCI() {
-		t.Fatal("chromium is not installed (apt-get install -y chromium); CI must run the browser tests")
-	}
-	t.Skip("chromium is not installed: apt-get install -y chromium to run the browser tests")
+	testenv.SkipOrFail(t, "chromium is not installed: apt-get install -y chromium (scripts/setup.sh) to run the browser tests")
 	return ""
 }
 

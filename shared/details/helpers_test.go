@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -85,5 +84,3 @@ func serve(t testing.TB, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
-
-func isCI() bool { return os.Getenv("CI") == "true" }

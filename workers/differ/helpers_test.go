@@ -26,6 +26,7 @@ import (
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/shared/testenv"
 	"github.com/diffgate/diffgate/workers/differ"
 	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
@@ -34,16 +35,6 @@ const (
 	repo = "github.com/acme/shop"
 	wait = 30 * time.Second
 )
-
-// skipOrFail skips a test whose service is not there, except in CI, where
-// a missing service is a failure.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 func randHex(n int) string {
 	b := make([]byte, n)
@@ -338,7 +329,7 @@ func postgresWH(t *testing.T) *pgDB {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := admin.PingContext(ctx); err != nil {
-		skipOrFail(t, "PostgreSQL not reachable: %v", err)
+		testenv.SkipOrFail(t, "PostgreSQL not reachable: %v", err)
 	}
 	db := &pgDB{name: "diffgate_differ_" + randHex(6), admin: admin, app: "diffgate_differ_" + randHex(4)}
 	if _, err := admin.Exec("CREATE DATABASE " + db.name); err != nil {
@@ -421,7 +412,7 @@ func mariadbWH(t *testing.T) *wh {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := admin.PingContext(ctx); err != nil {
-		skipOrFail(t, "MariaDB not reachable: %v", err)
+		testenv.SkipOrFail(t, "MariaDB not reachable: %v", err)
 	}
 	name := "diffgate_differ_" + randHex(6)
 	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/fixtures"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/workers/ciwait"
 	"github.com/diffgate/diffgate/workers/impact"
@@ -185,19 +184,10 @@ func TestThePipelineFromCIRunToDiffTasks(t *testing.T) {
 }
 
 // jaffle reads a real jaffle_shop manifest from the handbook's fixtures.
-// Outside CI a missing folder skips the test; in CI it fails.
 func jaffle(t *testing.T, file string) map[string]any {
 	t.Helper()
-	path := filepath.Join("..", "..", "..", "shared", "fixtures", "manifests", "jaffle_shop", file)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixture missing: %v", err)
-		}
-		t.Skipf("fixture missing: %v", err)
-	}
 	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "manifests", "jaffle_shop", file), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
+
+	"github.com/diffgate/diffgate/shared/testenv"
 )
 
 func remarshal(t *testing.T, from, into any) {
@@ -152,10 +154,7 @@ func TestHelmLint(t *testing.T) {
 		}
 	}
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("helm is not installed: scripts/setup.sh installs it")
-		}
-		t.Skip("helm is not installed (scripts/setup.sh installs it); skipping helm lint")
+		testenv.SkipOrFail(t, "helm is not installed (scripts/setup.sh installs it)")
 	}
 	for _, file := range valuesFiles {
 		t.Run(testName(file), func(t *testing.T) {

@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
+
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
-	driver "github.com/go-sql-driver/mysql"
+	"github.com/diffgate/diffgate/shared/testenv"
 )
 
 func baseDSN() string {
@@ -47,7 +49,7 @@ func testDB(t *testing.T) (string, *sql.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := admin.PingContext(ctx); err != nil {
-		difftest.SkipOrFail(t, "MariaDB/MySQL not reachable: %v", err)
+		testenv.SkipOrFail(t, "MariaDB/MySQL not reachable: %v", err)
 	}
 	name := "diffgate_test_" + randHex(6)
 	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
+	"github.com/diffgate/diffgate/shared/testenv"
 )
 
 // baseDSN is the server the tests create their databases on.
@@ -39,7 +40,7 @@ func testDB(t *testing.T) (string, *sql.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := admin.PingContext(ctx); err != nil {
-		difftest.SkipOrFail(t, "PostgreSQL not reachable: %v", err)
+		testenv.SkipOrFail(t, "PostgreSQL not reachable: %v", err)
 	}
 	name := "diffgate_test_" + randHex(6)
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {

@@ -6,7 +6,6 @@ package difftest
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,15 +124,4 @@ func Lit(quote func(string) string) func(v any, t Type) string {
 		}
 		return fmt.Sprint(v)
 	}
-}
-
-// SkipOrFail skips a test whose database is not reachable, except in CI
-// (CI=true), where a missing database fails the run.
-func SkipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
