@@ -104,21 +104,13 @@ func (d *decoder) canonical(dst []byte) ([]byte, error) {
 			val []byte
 		}
 		var ms []member
-		d.i++
-		for first := true; ; first = false {
-			k, more, err := d.nextKey(first)
-			if err != nil {
-				return nil, err
-			}
-			if !more {
-				break
-			}
-			key := string(k)
+		err := d.object(func(k []byte) error {
 			v, err := d.canonical(nil)
-			if err != nil {
-				return nil, err
-			}
-			ms = append(ms, member{key, v})
+			ms = append(ms, member{string(k), v})
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
 		dst = append(dst, '{')
@@ -132,22 +124,19 @@ func (d *decoder) canonical(dst []byte) ([]byte, error) {
 		}
 		return append(dst, '}'), nil
 	case '[':
-		d.i++
 		dst = append(dst, '[')
-		for first := true; ; first = false {
-			more, err := d.nextElem(first)
-			if err != nil {
-				return nil, err
-			}
-			if !more {
-				break
-			}
+		first := true
+		err := d.array(func() error {
 			if !first {
 				dst = append(dst, ',')
 			}
-			if dst, err = d.canonical(dst); err != nil {
-				return nil, err
-			}
+			first = false
+			var err error
+			dst, err = d.canonical(dst)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 		return append(dst, ']'), nil
 	case '"':
@@ -186,28 +175,17 @@ func (d *decoder) canonical(dst []byte) ([]byte, error) {
 // not nil, receives the canonical database, schema and alias values (what
 // state:modified.relation compares; null and missing both give "").
 func configDigest(raw []byte, exclude map[string]bool, relation *[3]string) (digest, error) {
-	d := decoder{b: raw}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return digestOf(), nil
 	}
-	ok, err := d.enter('{')
-	if err != nil {
-		return digest{}, err
-	}
+	d := decoder{b: raw}
 	var parts []string
-	for first := true; ok; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil {
-			return digest{}, err
-		}
-		if !more {
-			break
-		}
-		key := string(k)
+	err := d.object(func(k []byte) error {
 		v, err := d.canonical(nil)
 		if err != nil {
-			return digest{}, inField(k, err)
+			return err
 		}
+		key := string(k)
 		if relation != nil {
 			i := -1
 			switch key {
@@ -222,10 +200,13 @@ func configDigest(raw []byte, exclude map[string]bool, relation *[3]string) (dig
 				relation[i] = string(v)
 			}
 		}
-		if exclude[key] {
-			continue
+		if !exclude[key] {
+			parts = append(parts, key, string(v))
 		}
-		parts = append(parts, key, string(v))
+		return nil
+	})
+	if err != nil {
+		return digest{}, err
 	}
 	return digestOfSortedPairs(parts), nil
 }

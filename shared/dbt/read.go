@@ -162,22 +162,13 @@ func (rd *reader) internBytes(b []byte) string {
 
 // ids reads a list of unique_ids, interned.
 func (rd *reader) ids(d *decoder) ([]string, error) {
-	ok, err := d.enter('[')
-	if !ok || err != nil {
-		return nil, err
-	}
 	var out []string
-	for first := true; ; first = false {
-		more, err := d.nextElem(first)
-		if err != nil || !more {
-			return out, err
-		}
+	err := d.array(func() error {
 		b, err := d.strBytes()
-		if err != nil {
-			return out, err
-		}
 		out = append(out, rd.internBytes(b))
-	}
+		return err
+	})
+	return out, err
 }
 
 func (rd *reader) tick() error {
@@ -417,15 +408,8 @@ type jsonDependsOn struct {
 }
 
 func (rd *reader) dependsOn(d *decoder, out *jsonDependsOn) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "macros":
 			out.Macros, err = rd.ids(d)
@@ -434,10 +418,8 @@ func (rd *reader) dependsOn(d *decoder, out *jsonDependsOn) error {
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 type jsonConstraint struct {
@@ -446,29 +428,11 @@ type jsonConstraint struct {
 }
 
 func constraints(d *decoder) ([]jsonConstraint, error) {
-	ok, err := d.enter('[')
-	if !ok || err != nil {
-		return nil, err
-	}
 	var out []jsonConstraint
-	for first := true; ; first = false {
-		more, err := d.nextElem(first)
-		if err != nil || !more {
-			return out, err
-		}
+	err := d.array(func() error {
 		var c jsonConstraint
-		ok, err := d.enter('{')
-		if err != nil {
-			return out, err
-		}
-		for first := true; ok; first = false {
-			k, more, err := d.nextKey(first)
-			if err != nil {
-				return out, err
-			}
-			if !more {
-				break
-			}
+		err := d.object(func(k []byte) error {
+			var err error
 			switch string(k) {
 			case "type":
 				c.Type, err = d.str()
@@ -477,12 +441,12 @@ func constraints(d *decoder) ([]jsonConstraint, error) {
 			default:
 				err = d.skip()
 			}
-			if err != nil {
-				return out, inField(k, err)
-			}
-		}
+			return err
+		})
 		out = append(out, c)
-	}
+		return err
+	})
+	return out, err
 }
 
 type jsonColumn struct {
@@ -499,37 +463,23 @@ type jsonColumn struct {
 // columns reads the columns object, in document order, appending to out
 // (a buffer reused from node to node).
 func columns(d *decoder, out []jsonColumn) ([]jsonColumn, error) {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return out, err
-	}
-	for first := true; ; first = false {
-		key, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return out, err
-		}
-		name := string(key)
+	err := d.object(func(key []byte) error {
 		c := jsonColumn{}
 		if err := column(d, &c); err != nil {
-			return out, inField([]byte(name), err)
+			return err
 		}
 		if c.Name == "" {
-			c.Name = name
+			c.Name = string(key)
 		}
 		out = append(out, c)
-	}
+		return nil
+	})
+	return out, err
 }
 
 func column(d *decoder, c *jsonColumn) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "name":
 			c.Name, err = d.str()
@@ -550,22 +500,13 @@ func column(d *decoder, c *jsonColumn) error {
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 func columnConfig(d *decoder, c *jsonColumn) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "meta":
 			c.ConfigMeta, err = d.raw()
@@ -574,10 +515,8 @@ func columnConfig(d *decoder, c *jsonColumn) error {
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 type jsonNodeConfig struct {
@@ -633,15 +572,8 @@ type jsonNode struct {
 // node reads the fields of a node that diffgate uses. Byte-slice fields
 // point into the decoder's input and are only valid while reading it.
 func (rd *reader) node(d *decoder, jn *jsonNode) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "unique_id":
 			jn.UniqueID, err = d.str()
@@ -701,35 +633,22 @@ func (rd *reader) node(d *decoder, jn *jsonNode) error {
 		case "column_name":
 			jn.ColumnName, err = d.str()
 		case "attached_node":
-			var b []byte
-			b, err = d.strBytes()
-			if len(b) > 0 {
-				jn.AttachedNode = rd.internBytes(b)
-			}
+			jn.AttachedNode, err = rd.internStr(d)
 		case "test_metadata":
 			err = testMetadata(d, jn)
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 // testNode reads what diffgate needs of a test: what it tests and on
 // which node. Tests are most of a manifest's nodes, so the rest is skipped
 // unread.
 func (rd *reader) testNode(d *decoder, jn *jsonNode) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "unique_id":
 			jn.UniqueID, err = d.str()
@@ -742,20 +661,14 @@ func (rd *reader) testNode(d *decoder, jn *jsonNode) error {
 		case "column_name":
 			jn.ColumnName, err = d.str()
 		case "attached_node":
-			var b []byte
-			b, err = d.strBytes()
-			if len(b) > 0 {
-				jn.AttachedNode = rd.internBytes(b)
-			}
+			jn.AttachedNode, err = rd.internStr(d)
 		case "test_metadata":
 			err = testMetadata(d, jn)
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 // internStr reads a string that repeats across nodes (a schema, a
@@ -770,39 +683,23 @@ func (rd *reader) internStr(d *decoder) (string, error) {
 
 // fqnDigest fingerprints an fqn list (only compared, never shown).
 func fqnDigest(d *decoder) (digest, error) {
-	ok, err := d.enter('[')
-	if !ok || err != nil {
-		return digestOf(), err
-	}
 	var buf []byte
-	for first := true; ; first = false {
-		more, err := d.nextElem(first)
-		if err != nil {
-			return digest{}, err
-		}
-		if !more {
-			return digestOfBytes(buf), nil
-		}
+	err := d.array(func() error {
 		b, err := d.strBytes()
-		if err != nil {
-			return digest{}, err
-		}
 		buf = strconv.AppendInt(buf, int64(len(b)), 10)
 		buf = append(buf, ':')
 		buf = append(buf, b...)
+		return err
+	})
+	if err != nil {
+		return digest{}, err
 	}
+	return digestOfBytes(buf), nil
 }
 
 func checksum(d *decoder, jn *jsonNode) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "name":
 			jn.ChecksumName, err = d.str()
@@ -811,22 +708,13 @@ func checksum(d *decoder, jn *jsonNode) error {
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 func nodeConfig(d *decoder, c *jsonNodeConfig) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "materialized":
 			c.Materialized, err = d.str()
@@ -843,24 +731,18 @@ func nodeConfig(d *decoder, c *jsonNodeConfig) error {
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 func testMetadata(d *decoder, jn *jsonNode) error {
-	ok, err := d.enter('{')
-	if !ok || err != nil {
-		return err
+	if d.null() {
+		return nil // a singular test
 	}
 	tm := &jsonTestMetadata{}
 	jn.TestMetadata = tm
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil || !more {
-			return err
-		}
+	return d.object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "name":
 			tm.Name, err = d.str()
@@ -884,10 +766,8 @@ func testMetadata(d *decoder, jn *jsonNode) error {
 		default:
 			err = d.skip()
 		}
-		if err != nil {
-			return inField(k, err)
-		}
-	}
+		return err
+	})
 }
 
 // excludedConfigKeys are the config fields dbt leaves out of
@@ -1089,26 +969,19 @@ type smallMember struct {
 // smallObject parses raw; anything that is not an object gives nil.
 func smallObject(raw []byte) smallObj {
 	d := decoder{b: raw}
-	ok, err := d.enter('{')
-	if !ok || err != nil {
+	if d.peek() != '{' {
 		return nil
 	}
 	out := smallObj{}
-	for first := true; ; first = false {
-		k, more, err := d.nextKey(first)
-		if err != nil {
-			return nil
-		}
-		if !more {
-			return out
-		}
-		key := string(k)
+	err := d.object(func(k []byte) error {
 		v, err := d.raw()
-		if err != nil {
-			return nil
-		}
-		out = append(out, smallMember{key, v})
+		out = append(out, smallMember{string(k), v})
+		return err
+	})
+	if err != nil {
+		return nil
 	}
+	return out
 }
 
 func (o smallObj) get(key string) []byte {

@@ -360,61 +360,27 @@ func (d *decoder) null() bool {
 }
 
 // object calls fn for each key, with the decoder at the key's value; fn
-// must consume the value. null is an empty object.
+// must consume the value. null is an empty object. A type error from fn
+// is prefixed with the key, so it names the field's path.
 func (d *decoder) object(fn func(key []byte) error) error {
-	if d.null() {
-		return nil
+	ok, err := d.enter('{')
+	if !ok || err != nil {
+		return err
 	}
-	if c := d.peek(); c != '{' {
-		return &typeError{want: "an object", got: kindOf(c)}
-	}
-	d.i++
-	first := true
-	for {
-		c := d.peek()
-		if c == '}' {
-			d.i++
-			return nil
-		}
-		if !first {
-			if c != ',' {
-				return d.syntax("expected ',' or '}' in object")
-			}
-			d.i++
-			c = d.peek()
-		}
-		first = false
-		if c != '"' {
-			return d.syntax("expected an object key")
-		}
-		k, inScratch, err := d.strBytesFrom()
-		if err != nil {
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil || !more {
 			return err
 		}
-		if inScratch {
-			// The key must survive fn's own use of scratch.
-			k = bytes.Clone(k)
-		}
-		if d.peek() != ':' {
-			return d.syntax("expected ':' after an object key")
-		}
-		d.i++
 		if err := fn(k); err != nil {
-			var te *typeError
-			if errors.As(err, &te) {
-				if te.path == "" {
-					te.path = string(k)
-				} else {
-					te.path = string(k) + "." + te.path
-				}
-			}
-			return err
+			return inField(k, err)
 		}
 	}
 }
 
 // enter starts reading an object (open '{') or array ('['): ok is false
-// for null. Then call next until it reports no more entries.
+// for null. Then call nextKey or nextElem until it reports no more
+// entries. Most readers use object and array, which do both.
 func (d *decoder) enter(open byte) (ok bool, err error) {
 	if d.null() {
 		return false, nil
@@ -431,8 +397,8 @@ func (d *decoder) enter(open byte) (ok bool, err error) {
 }
 
 // nextKey moves to the next key of an object entered with enter('{'),
-// consuming the colon; more is false at the closing brace. The key is valid
-// until the next string is read.
+// consuming the colon; more is false at the closing brace. The key stays
+// valid while d.b does (a key with escapes is copied out of scratch).
 func (d *decoder) nextKey(first bool) (key []byte, more bool, err error) {
 	c := d.peek()
 	if c == '}' {
@@ -495,27 +461,15 @@ func inField(key []byte, err error) error {
 
 // array calls fn for each element. null is an empty array.
 func (d *decoder) array(fn func() error) error {
-	if d.null() {
-		return nil
+	ok, err := d.enter('[')
+	if !ok || err != nil {
+		return err
 	}
-	if c := d.peek(); c != '[' {
-		return &typeError{want: "an array", got: kindOf(c)}
-	}
-	d.i++
-	first := true
-	for {
-		c := d.peek()
-		if c == ']' {
-			d.i++
-			return nil
+	for first := true; ; first = false {
+		more, err := d.nextElem(first)
+		if err != nil || !more {
+			return err
 		}
-		if !first {
-			if c != ',' {
-				return d.syntax("expected ',' or ']' in array")
-			}
-			d.i++
-		}
-		first = false
 		if err := fn(); err != nil {
 			return err
 		}
@@ -607,22 +561,13 @@ func (d *decoder) strOrList() ([]string, error) {
 }
 
 func (d *decoder) strList() ([]string, error) {
-	ok, err := d.enter('[')
-	if !ok || err != nil {
-		return nil, err
-	}
 	var out []string
-	for first := true; ; first = false {
-		more, err := d.nextElem(first)
-		if err != nil || !more {
-			return out, err
-		}
+	err := d.array(func() error {
 		s, err := d.str()
-		if err != nil {
-			return out, err
-		}
 		out = append(out, s)
-	}
+		return err
+	})
+	return out, err
 }
 
 func (d *decoder) boolean() (bool, error) {
