@@ -50,7 +50,7 @@ func (es Errors) Unwrap() error { return ErrInvalid }
 
 // Scope names the component a process runs, to say which credentials it
 // needs (the `scope` tags of the secret fields): the GitHub App holds the
-// GitHub ones, the differ the warehouse DSNs, and so on (DESIGN §2). A
+// GitHub ones, the differ the warehouse DSNs, and so on. A
 // process loading the config for one component does not need the others'
 // secrets: their ${ENV} references may be unset and they are not
 // required, so a deployment gives each component only its own.

@@ -38,7 +38,7 @@ type PrimaryKey struct {
 }
 
 // FindPrimaryKey finds the primary key of a node in m, trying each rule in
-// order (DESIGN §5): model meta with the tag; column meta with the tag;
+// order: model meta with the tag; column meta with the tag;
 // column tags; uniqueness tests; unique_key config; primary_key
 // constraints; columns named id, pk, pkey, <model>_id.
 func FindPrimaryKey(m *Manifest, n *Node, tag string) PrimaryKey {

@@ -75,7 +75,8 @@ type Input struct {
 	FilesTruncated bool
 }
 
-// Decide applies the gates of DESIGN §2 to one event.
+// Decide applies the gates (draft, closed, trigger label, files to ignore)
+// to one event.
 func Decide(in Input) Decision {
 	ev := in.Event
 	it := in.Integration

@@ -183,7 +183,7 @@ func stageOfSubject(subject string) events.Stage {
 	return events.StageReport
 }
 
-// Conclude decides a report's conclusion (DESIGN §7):
+// Conclude decides a report's conclusion:
 //   - cancelled: superseded by a newer head, the PR closed, or the CI run
 //     cancelled;
 //   - neutral: a gate skipped the run;

@@ -51,7 +51,7 @@ func benchTables(b *testing.B) string {
 }
 
 // BenchmarkJoinDiff times the engine on 1M × 20 columns against a bare
-// FULL JOIN count and the hand-written statement of DESIGN §9.
+// FULL JOIN count and difftest.HandWrittenSQL.
 func BenchmarkJoinDiff(b *testing.B) {
 	path := benchTables(b)
 	src, err := Open(b.Context(), path, datadiff.Options{})

@@ -67,7 +67,7 @@ func benchTables(b *testing.B) (dsn, prod, pr string) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // BenchmarkJoinDiff times the engine on 1M × 20 columns against a bare
-// FULL JOIN count and the hand-written statement of DESIGN §9.
+// FULL JOIN count and difftest.HandWrittenSQL.
 func BenchmarkJoinDiff(b *testing.B) {
 	dsn, prod, pr := benchTables(b)
 	src, err := Open(b.Context(), dsn, datadiff.Options{})

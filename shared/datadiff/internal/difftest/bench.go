@@ -98,7 +98,7 @@ SELECT id + %d, c01, c02, c03, c04, c05, c06, c07, c08, c09, c10, c11, c12, c13,
 	return []string{prodSQL, prSQL}
 }
 
-// HandWrittenSQL is the statement DESIGN §9 calibrates against: one FULL
+// HandWrittenSQL is the statement the engine is measured against: one FULL
 // OUTER JOIN computing the row counts and a null-safe inequality flag sum
 // for each of the 20 columns.
 func HandWrittenSQL(prod, pr string) string {
