@@ -130,11 +130,9 @@ func (g *Gate) Handle(ctx context.Context, m *bus.Msg) error {
 	if ev.Provider != g.o.Provider {
 		return bus.Poison(fmt.Errorf("gate-%s: event of provider %q", g.o.Provider, ev.Provider))
 	}
-	log := zerolog.Ctx(ctx).With().Str("action", ev.Action).Str(observe.FieldRepo, ev.Run.Repository).Logger()
-	if ev.Run.PR > 0 {
-		log = log.With().Int(observe.FieldPR, ev.Run.PR).Logger()
-	}
-	ctx = log.WithContext(observe.WithDeliveryID(ctx, ev.DeliveryID))
+	ctx = observe.WithRunFields(observe.WithDeliveryID(ctx, ev.DeliveryID), "", ev.Run.Repository, ev.Run.PR)
+	log := zerolog.Ctx(ctx).With().Str("action", ev.Action).Logger()
+	ctx = log.WithContext(ctx)
 
 	it, ok := g.o.Config.Integration(ev.Provider, ev.Run.Repository)
 	if !ok {
@@ -157,7 +155,8 @@ func (g *Gate) Handle(ctx context.Context, m *bus.Msg) error {
 		}
 		cur.Action, cur.DeliveryID, cur.ReceivedAt, cur.Provider, cur.Version = ev.Action, ev.DeliveryID, ev.ReceivedAt, ev.Provider, ev.Version
 		ev = cur
-		ctx = log.With().Int(observe.FieldPR, ev.Run.PR).Logger().WithContext(ctx)
+		ctx = observe.WithRunFields(ctx, "", "", ev.Run.PR)
+		log = *zerolog.Ctx(ctx)
 	}
 	if err := ev.Run.Validate(); err != nil {
 		return bus.Poison(fmt.Errorf("gate: %w", err))
@@ -321,7 +320,7 @@ func (t *turn) start(ctx context.Context, cur *events.PRHead) *events.PRHead {
 			// id is spent: a new run of the same head needs a new one.
 			run.Rerun = t.ev.DeliveryID
 		case !t.d.Rerun:
-			log.Debug().Str(observe.FieldRunID, cur.RunID).Msg("gate: the head already has its run; nothing new")
+			log.Debug().Str("existing_run", cur.RunID).Msg("gate: the head already has its run; nothing new")
 			return nil
 		}
 	}
@@ -364,7 +363,8 @@ func (t *turn) cancel(ctx context.Context, cur *events.PRHead) *events.PRHead {
 // from the entry, so announcing twice publishes nothing new.
 func (t *turn) announce(ctx context.Context, h *events.PRHead) error {
 	b, now := t.g.o.Bus, t.g.o.Now().UTC()
-	log := zerolog.Ctx(ctx).With().Str(observe.FieldRunID, h.RunID).Str("head", h.Run.ShortSHA()).Logger()
+	ctx = observe.WithRunFields(ctx, h.RunID, "", 0)
+	log := zerolog.Ctx(ctx).With().Str("head", h.Run.ShortSHA()).Logger()
 	ctx = log.WithContext(ctx)
 
 	if h.Closed {

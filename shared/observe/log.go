@@ -66,39 +66,44 @@ type ctxKey int
 
 const (
 	keyDeliveryID ctxKey = iota
-	keyRunID
+	keyRun
 )
 
 // WithRun returns a context whose logger carries the run's id, repository
-// and PR number. A context that carries the run already (the bus puts the
-// run a message's headers name on its handler's context) is returned as
-// it is: the same field twice makes a JSON line ambiguous.
+// and PR number. A field the context carries already with the same value
+// (the bus puts the run a message's headers name on its handler's
+// context) is not added again: the same field twice makes a JSON line
+// ambiguous.
 func WithRun(ctx context.Context, run events.Run) context.Context {
 	return WithRunFields(ctx, run.ID(), run.Repository, run.PR)
+}
+
+// runFields are the run fields a context's logger carries.
+type runFields struct {
+	id, repo string
+	pr       int
 }
 
 // WithRunFields is WithRun for a run known by its fields alone, such as
 // the Diffgate-* headers of a message; empty fields are left out.
 func WithRunFields(ctx context.Context, runID, repo string, pr int) context.Context {
-	if runID != "" && ctx.Value(keyRunID) == runID {
+	have, _ := ctx.Value(keyRun).(runFields)
+	c := zerolog.Ctx(ctx).With()
+	added := false
+	if runID != "" && runID != have.id {
+		c, have.id, added = c.Str(FieldRunID, runID), runID, true
+	}
+	if repo != "" && repo != have.repo {
+		c, have.repo, added = c.Str(FieldRepo, repo), repo, true
+	}
+	if pr > 0 && pr != have.pr {
+		c, have.pr, added = c.Int(FieldPR, pr), pr, true
+	}
+	if !added {
 		return ctx
 	}
-	c := zerolog.Ctx(ctx).With()
-	if runID != "" {
-		c = c.Str(FieldRunID, runID)
-	}
-	if repo != "" {
-		c = c.Str(FieldRepo, repo)
-	}
-	if pr > 0 {
-		c = c.Int(FieldPR, pr)
-	}
 	l := c.Logger()
-	ctx = l.WithContext(ctx)
-	if runID != "" {
-		ctx = context.WithValue(ctx, keyRunID, runID)
-	}
-	return ctx
+	return context.WithValue(l.WithContext(ctx), keyRun, have)
 }
 
 // WithDeliveryID returns a context whose logger carries the webhook

@@ -34,6 +34,7 @@ func TestLogLinesCarryTheRunAndDelivery(t *testing.T) {
 	// Naming the same run and delivery again (a stage that does not know
 	// the bus did) adds nothing: every field once.
 	ctx = observe.WithRun(observe.WithDeliveryID(ctx, "gh:5f1e"), run)
+	ctx = observe.WithRunFields(ctx, "", run.Repository, run.PR)
 	zerolog.Ctx(ctx).Info().Msg("check run created")
 	for _, f := range []string{observe.FieldRunID, observe.FieldRepo, observe.FieldPR, observe.FieldDeliveryID} {
 		if n := strings.Count(buf.String(), `"`+f+`":`); n != 1 {

@@ -404,8 +404,8 @@ func (p *Publisher) check(run events.Run) error {
 }
 
 func (p *Publisher) logger(ctx context.Context, run events.Run) (context.Context, *zerolog.Logger) {
-	l := zerolog.Ctx(ctx).With().Str(observe.FieldRunID, run.ID()).Str(observe.FieldRepo, run.Repository).
-		Int(observe.FieldPR, run.PR).Str("head", run.ShortSHA()).Logger()
+	ctx = observe.WithRun(ctx, run)
+	l := zerolog.Ctx(ctx).With().Str("head", run.ShortSHA()).Logger()
 	return l.WithContext(ctx), &l
 }
 
