@@ -331,3 +331,38 @@ func TestTwoProcessesMakeOneCheckRun(t *testing.T) {
 		t.Errorf("%d comments", n)
 	}
 }
+
+// TestOnlyTheAppsOwnCommentIsEdited: a person who copied the marker and
+// another diffgate App on the same repository (a staging deployment) keep
+// their comments; this App writes its own, and edits only that one.
+func TestOnlyTheAppsOwnCommentIsEdited(t *testing.T) {
+	h := newHarness(t, nil)
+	copied := report.StickyMarker + "\nlike this?"
+	staging := report.StickyMarker + "\nstaging's report"
+	h.gh.AddComment(repoName, 12, "maria", copied)
+	h.gh.AddComment(repoName, 12, "diffgate-staging[bot]", staging)
+	h.start()
+	h.send("pull_request", h.pr("opened", headA, nil).Payload())
+	runA := h.runOf(headA)
+	h.finish(reporttest.Clean(), runA, false)
+	h.waitFor("the App's own comment beside the others", func() bool { return len(h.comments()) == 3 })
+
+	h.send("pull_request", h.pr("synchronize", headB, func(p *githubtest.PullRequest) { p.Before = headA }).Payload())
+	runB := h.runOf(headB)
+	h.finish(reporttest.Clean(), runB, false)
+	h.waitFor("the App's comment edited to the second head", func() bool {
+		for _, c := range h.comments() {
+			if c.User == githubtest.BotLogin && c.Edits == 1 && strings.Contains(c.Body, events.Short(headB)) {
+				return true
+			}
+		}
+		return false
+	})
+	got := h.comments()
+	if len(got) != 3 || got[0].Body != copied || got[0].Edits != 0 || got[1].Body != staging || got[1].Edits != 0 {
+		t.Errorf("comments %+v; want maria's and staging's untouched, and the App's own", got)
+	}
+	if n := h.gh.Requests()["GET /app"]; n != 1 {
+		t.Errorf("GET /app asked %d times; the App's login is read once", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -39,6 +40,9 @@ type client struct {
 	webHost  string
 	checks   publish.Memo[int64] // head key → check run id
 	comments publish.Memo[int64] // PR key → comment id
+
+	mu    sync.Mutex
+	login string // the App's bot user, once read
 }
 
 var (
@@ -270,8 +274,38 @@ func (c *client) UpsertComment(ctx context.Context, run events.Run, body string)
 	return nil
 }
 
+// botLogin is the login of the App's bot user, "<slug>[bot]", which writes
+// its comments; read once from GET /app.
+func (c *client) botLogin(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.login != "" {
+		return c.login, nil
+	}
+	gh, err := c.cc.NewAppClient()
+	if err != nil {
+		return "", fmt.Errorf("github: App client: %w", err)
+	}
+	app, _, err := gh.Apps.Get(ctx, "")
+	if err != nil {
+		return "", classify("read the App (GET /app)", err)
+	}
+	if app.GetSlug() == "" {
+		return "", errors.New("github: GET /app gave no slug")
+	}
+	c.login = app.GetSlug() + "[bot]"
+	return c.login, nil
+}
+
 // findComment finds the App's comment that opens with the sticky marker.
+// Only the App's own bot counts: a person quoting the marker, or another
+// deployment of diffgate (a staging App) on the same repository, is not
+// us, and GitHub would refuse the edit anyway.
 func (c *client) findComment(ctx context.Context, gh *github.Client, owner, name string, pr int) (int64, error) {
+	login, err := c.botLogin(ctx)
+	if err != nil {
+		return 0, err
+	}
 	opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {
 		list, resp, err := gh.Issues.ListComments(ctx, owner, name, pr, opt)
@@ -279,9 +313,7 @@ func (c *client) findComment(ctx context.Context, gh *github.Client, owner, name
 			return 0, classify("list comments", err)
 		}
 		for _, cm := range list {
-			// A person may quote the marker; only a bot's comment that
-			// opens with it is ours.
-			if cm.GetUser().GetType() == "Bot" && strings.HasPrefix(cm.GetBody(), report.StickyMarker) {
+			if strings.EqualFold(cm.GetUser().GetLogin(), login) && strings.HasPrefix(cm.GetBody(), report.StickyMarker) {
 				return cm.GetID(), nil
 			}
 		}

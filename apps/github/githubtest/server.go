@@ -318,6 +318,11 @@ var tokenPath = regexp.MustCompile(`^/app/installations/(\d+)/access_tokens$`)
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/api/v3")
+	if r.Method == http.MethodGet && path == "/app" {
+		s.count("GET /app")
+		s.getApp(w, r)
+		return
+	}
 	if r.Method == http.MethodPost {
 		if m := tokenPath.FindStringSubmatch(path); m != nil {
 			s.count("POST /app/installations/{id}/access_tokens")
@@ -351,14 +356,14 @@ func (s *Server) count(name string) {
 	s.mu.Unlock()
 }
 
-// accessToken exchanges the App's JWT for an installation token.
-func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, idText string) {
-	id, _ := strconv.ParseInt(idText, 10, 64)
+// appJWT checks that a request is authenticated as the App itself (a JWT
+// signed with its private key), as GitHub asks of the /app endpoints.
+func (s *Server) appJWT(w http.ResponseWriter, r *http.Request) bool {
 	auth := r.Header.Get("Authorization")
 	if !strings.HasPrefix(auth, "Bearer ") {
-		s.tb.Errorf("githubtest: token exchange without a JWT (Authorization %q)", redactAuth(auth))
+		s.tb.Errorf("githubtest: %s %s without a JWT (Authorization %q)", r.Method, r.URL.Path, redactAuth(auth))
 		writeError(w, http.StatusUnauthorized, "A JSON web token could not be decoded")
-		return
+		return false
 	}
 	claims := &jwt.RegisteredClaims{}
 	_, err := jwt.ParseWithClaims(strings.TrimPrefix(auth, "Bearer "), claims, func(t *jwt.Token) (any, error) {
@@ -370,6 +375,34 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, idText stri
 	if err != nil || claims.Issuer != strconv.FormatInt(s.appID, 10) {
 		s.tb.Errorf("githubtest: bad App JWT (issuer %q, want %d): %v", claims.Issuer, s.appID, err)
 		writeError(w, http.StatusUnauthorized, "A JSON web token could not be decoded")
+		return false
+	}
+	return true
+}
+
+// getApp answers GET /app: the App the JWT names.
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
+	if s.appJWT(w, r) {
+		writeJSON(w, http.StatusOK, s.appJSON(s.appID))
+	}
+}
+
+// appJSON is an App as GitHub shows it (GET /app, a check run's app).
+func (s *Server) appJSON(id int64) map[string]any {
+	return map[string]any{
+		"id": id, "slug": Slug, "node_id": fmt.Sprintf("A_standin%d", id), "name": "diffgate", "description": "",
+		"owner":        map[string]any{"login": "acme", "id": 1, "type": "Organization"},
+		"external_url": s.URL, "html_url": s.WebURL() + "/apps/" + Slug,
+		"created_at": "2026-03-01T12:00:00Z", "updated_at": "2026-03-01T12:00:00Z",
+		"permissions": map[string]string{"checks": "write", "pull_requests": "write", "contents": "read", "metadata": "read"},
+		"events":      []string{"pull_request", "check_run"},
+	}
+}
+
+// accessToken exchanges the App's JWT for an installation token.
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, idText string) {
+	id, _ := strconv.ParseInt(idText, 10, 64)
+	if !s.appJWT(w, r) {
 		return
 	}
 	s.mu.Lock()
@@ -637,7 +670,7 @@ func (s *Server) checkRunJSON(repository string, c *CheckRun) map[string]any {
 		"html_url": s.URL + "/" + repository + "/runs/" + strconv.FormatInt(c.ID, 10),
 		"output": map[string]any{"title": opt(c.Title), "summary": opt(c.Summary), "text": opt(c.Text),
 			"annotations_count": 0, "annotations_url": s.URL + "/api/v3/repos/" + repository + "/check-runs/" + strconv.FormatInt(c.ID, 10) + "/annotations"},
-		"app":           map[string]any{"id": c.AppID, "slug": "diffgate", "name": "diffgate"},
+		"app":           s.appJSON(c.AppID),
 		"pull_requests": []any{},
 	}
 }
@@ -797,8 +830,11 @@ func userType(login string) string {
 	return "User"
 }
 
+// Slug is the App's slug (GET /app); its bot user is Slug + "[bot]".
+const Slug = "diffgate"
+
 // BotLogin is the login the App's comments are written under.
-const BotLogin = "diffgate[bot]"
+const BotLogin = Slug + "[bot]"
 
 func (s *Server) listComments(w http.ResponseWriter, r *http.Request, args []string, _ int64) {
 	perPage, page, ok := s.page(w, r)
