@@ -161,6 +161,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 			yaml: strings.Replace(base, "  webhook_secret: s\ngitlab", "gitlab", 1),
 			want: []string{"github.webhook_secret (line 2): is required"},
 		},
+		"log level": {
+			yaml: base + "log:\n  level: verbose\n",
+			want: []string{`log.level (line 18): "verbose" is not one of trace, debug, info, warn, error`},
+		},
 		"data source type": {
 			yaml: strings.Replace(base, "type: duckdb", "type: oracle", 1),
 			want: []string{`data_sources[0].type (line 11): "oracle" is not supported`},
@@ -192,6 +196,12 @@ func TestBaseIsValid(t *testing.T) {
 	c, err := Parse([]byte(base), envOf(nil))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every level the logger takes is a valid log.level.
+	for _, level := range []string{"trace", "debug", "info", "warn", "error"} {
+		if _, err := Parse([]byte(base+"log:\n  level: "+level+"\n"), envOf(nil)); err != nil {
+			t.Errorf("log.level %s: %v", level, err)
+		}
 	}
 	if c.Integrations[0].Provider != events.GitHub {
 		t.Errorf("provider = %q", c.Integrations[0].Provider)

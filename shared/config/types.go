@@ -49,7 +49,7 @@ type TLS struct {
 
 // Log configures logging.
 type Log struct {
-	Level string `yaml:"level" doc:"debug, info, warn or error." default:"info"`
+	Level string `yaml:"level" doc:"trace, debug, info, warn or error; trace adds the embedded NATS server's debug lines." default:"info"`
 }
 
 // GitHub is the GitHub App.

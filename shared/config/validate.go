@@ -138,9 +138,9 @@ func (c *Config) validateServer(v *validator) {
 		v.fail("server.details_secret", "is too short: use at least 16 random characters")
 	}
 	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
+	case "trace", "debug", "info", "warn", "error":
 	default:
-		v.fail("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+		v.fail("log.level", "%q is not one of trace, debug, info, warn, error", c.Log.Level)
 	}
 	switch c.NATS.Replicas {
 	case 1, 3, 5:
