@@ -3,8 +3,10 @@ package reporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/bus"
@@ -89,8 +91,12 @@ func (r *Reporter) recordResult(ctx context.Context, run events.Run, modelID str
 		return r.advance(ctx, s)
 	}
 	// The result first, then the count: a crash between them leaves a
-	// result nobody counted, which the redelivery counts.
-	if _, err := r.runs.Put(ctx, resultKey(id, hash), data); err != nil {
+	// result nobody counted, which the redelivery counts. Create, not Put:
+	// a different result for the model arriving meanwhile (a dead letter's
+	// and a late diff's) must not replace the one that gets counted.
+	if _, err := r.runs.Create(ctx, resultKey(id, hash), data); errors.Is(err, jetstream.ErrKeyExists) {
+		log.Debug().Msg("reporter: the model has a stored result already; that one stays")
+	} else if err != nil {
 		return fmt.Errorf("reporter: store the result of %s in run %s: %w", modelID, id, err)
 	}
 	added := false

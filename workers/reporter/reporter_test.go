@@ -554,6 +554,49 @@ func TestKilledBetweenSteps(t *testing.T) {
 	}
 }
 
+// TestFirstResultOfAModelStays: a result stored by a reporter killed
+// before it counted it is the one reported, though another result for the
+// model (here a failure) arrives after.
+func TestFirstResultOfAModelStays(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	cfg := loadConfig(t, false)
+	in := sample(122)
+	orders := reporttest.ByName(in.Plan, "orders")
+	var first events.DiffResult
+	for _, dr := range in.Results {
+		if dr.ModelID == orders.ID {
+			first = dr
+		}
+	}
+	dead := New(h.b, cfg, Options{})
+	if err := dead.open(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(first)
+	if _, err := dead.runs.Create(h.ctx, resultKey(in.Run.ID(), modelHash(orders.ID)), data); err != nil {
+		t.Fatal(err)
+	}
+
+	h.start(cfg, Options{})
+	h.plan(in)
+	late := first
+	late.Result, late.Full, late.Error = nil, nil, &events.Error{Code: "unavailable", Message: "the warehouse went away"}
+	h.again(late)
+	for _, dr := range in.Results {
+		if dr.ModelID != orders.ID {
+			h.publish(dr)
+		}
+	}
+	_, rep := h.waitReport(in.Run)
+	if m, ok := rep.Model(orders.ID); !ok || m.Err() != nil {
+		t.Errorf("orders reported as %+v; want the first result, which has no error", m)
+	}
+	if diff := cmp.Diff(sampleCounts, rep.Count()); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
 func TestFailOnPrimaryKeyIssues(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
