@@ -88,14 +88,12 @@ func (r *Reporter) superseded(ctx context.Context, run events.Run) (*events.RunC
 	if err != nil || head == nil {
 		return nil, err
 	}
-	c := &events.RunCancelled{Version: events.Version, Run: run, At: r.now()}
-	switch {
-	case head.RunID != "" && head.RunID != run.ID():
-		c.Reason, c.By = events.CancelSuperseded, head.Run.HeadSHA
-	case head.Closed:
-		c.Reason = events.CancelClosed
-	default:
+	if _, stale := prs.Stale(*head, run.ID()); !stale {
 		return nil, nil
+	}
+	c := &events.RunCancelled{Version: events.Version, Run: run, At: r.now(), Reason: events.CancelSuperseded, By: head.Run.HeadSHA}
+	if head.Closed {
+		c.Reason, c.By = events.CancelClosed, ""
 	}
 	zerolog.Ctx(ctx).Info().Str("reason", c.Reason).Str("current_run", head.RunID).Msg("reporter: the run is no longer current; it ends cancelled")
 	return c, nil
