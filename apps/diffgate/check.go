@@ -26,6 +26,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/hightouch"
+	"github.com/diffgate/diffgate/workers/manifests"
 )
 
 // minNATS is the oldest nats-server diffgate works with (docs/nats.md).
@@ -338,7 +339,14 @@ func (c *checker) newestManifest(ctx context.Context, client *dbtcloud.Client, i
 	account := in.DBTCloud.AccountID
 	cctx, cancel := c.bounded(ctx)
 	defer cancel()
-	page, err := client.ListRuns(cctx, account, dbtcloud.RunFilter{JobDefinitionID: job, Status: dbtcloud.StatusSuccess, Limit: 1})
+	// Production's manifest comes from the newest of the recent successful
+	// runs that saved one, as the manifests worker picks it; a PR job's
+	// newest run is enough to find its schemas.
+	limit := 1
+	if production {
+		limit = manifests.RecentRuns
+	}
+	page, err := client.ListRuns(cctx, account, dbtcloud.RunFilter{JobDefinitionID: job, Status: dbtcloud.StatusSuccess, Limit: limit})
 	if err != nil {
 		if production {
 			c.fail(dbtErr("", err), dbtFix(err, "check that the token may read the job's runs"))
@@ -356,10 +364,12 @@ func (c *checker) newestManifest(ctx context.Context, client *dbtcloud.Client, i
 		}
 		return nil
 	}
-	run := page.Runs[0]
-	arts, err := client.ListArtifacts(cctx, account, run.ID)
-	if err == nil && !slices.Contains(arts, "manifest.json") {
+	run, skipped, err := withManifest(cctx, client, account, page.Runs)
+	if err == nil && len(skipped) == len(page.Runs) {
 		err = fmt.Errorf("run #%d of job %d saved no manifest.json", run.ID, job)
+		if len(skipped) > 1 {
+			err = fmt.Errorf("none of the %d most recent successful runs of job %d saved a manifest.json", len(skipped), job)
+		}
 	}
 	var m *dbt.Manifest
 	if err == nil {
@@ -379,10 +389,40 @@ func (c *checker) newestManifest(ctx context.Context, client *dbtcloud.Client, i
 		if !run.FinishedAt.IsZero() {
 			finished = ", finished " + run.FinishedAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
-		c.ok("dbt Cloud: artifacts job %d: run #%d succeeded%s with a manifest.json (%s built)",
-			job, run.ID, finished, plural(len(m.Relations()), "relation"))
+		newer := ""
+		if len(skipped) > 0 {
+			ids := make([]string, len(skipped))
+			for i, id := range skipped {
+				ids[i] = fmt.Sprintf("#%d", id)
+			}
+			word := "run"
+			if len(ids) > 1 {
+				word = "runs"
+			}
+			newer = fmt.Sprintf("; newer %s %s saved none", word, strings.Join(ids, ", "))
+		}
+		c.ok("dbt Cloud: artifacts job %d: run #%d succeeded%s with a manifest.json (%s built)%s",
+			job, run.ID, finished, plural(len(m.Relations()), "relation"), newer)
 	}
 	return &dbtManifest{run: &run, m: m}
+}
+
+// withManifest returns the first of runs (newest first) that saved a
+// manifest.json and the runs before it that saved none; when none did, the
+// first run and all of them.
+func withManifest(ctx context.Context, client *dbtcloud.Client, account int64, runs []dbtcloud.Run) (dbtcloud.Run, []int64, error) {
+	var skipped []int64
+	for _, r := range runs {
+		arts, err := client.ListArtifacts(ctx, account, r.ID)
+		if err != nil {
+			return r, skipped, err
+		}
+		if slices.Contains(arts, "manifest.json") {
+			return r, skipped, nil
+		}
+		skipped = append(skipped, r.ID)
+	}
+	return runs[0], skipped, nil
 }
 
 // readManifest streams a run's manifest.json into the reader.

@@ -238,6 +238,19 @@ func TestCheckPasses(t *testing.T) {
 	}
 }
 
+// The pipeline passes over a production run that saved no manifest.json
+// for the next newest, and so does the check: it passes, and says so.
+func TestCheckPassesOverARunWithoutManifest(t *testing.T) {
+	w := newWorld(t)
+	newest := w.dbt.AddRun(dbtcloudtest.Run{AccountID: accountID, JobID: artifactsJob,
+		Artifacts: map[string][]byte{"run_results.json": []byte(`{}`)}})
+	out, err := w.check(w.config())
+	want := fmt.Sprintf("✓ dbt Cloud: artifacts job %d: run #%d succeeded", artifactsJob, w.artifacts.ID())
+	if err != nil || !strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf("; newer run #%d saved none", newest.ID())) {
+		t.Errorf("check: %v; want it to pass with %q naming the newer run #%d:\n%s", err, want, newest.ID(), out)
+	}
+}
+
 // Each way a config can be wrong gives a ✗ line saying what is wrong and
 // what to do, and exit status 1; the rest is still checked.
 func TestCheckFailures(t *testing.T) {
@@ -283,12 +296,15 @@ func TestCheckFailures(t *testing.T) {
 				"– warehouse: access to production schemas not checked: no production manifest"},
 		},
 		{
-			name: "artifacts run saved no manifest",
+			name: "no artifacts run saved a manifest",
 			setup: func(w *world) {
-				w.dbt.AddRun(dbtcloudtest.Run{AccountID: accountID, JobID: artifactsJob,
-					Artifacts: map[string][]byte{"run_results.json": []byte(`{}`)}})
+				w.artifacts.SetStatus(dbtcloud.StatusError)
+				for range 2 {
+					w.dbt.AddRun(dbtcloudtest.Run{AccountID: accountID, JobID: artifactsJob,
+						Artifacts: map[string][]byte{"run_results.json": []byte(`{}`)}})
+				}
 			},
-			want: []string{"saved no manifest.json", "→ make the artifacts job write target/manifest.json"},
+			want: []string{"none of the 2 most recent successful runs of job 11 saved a manifest.json", "→ make the artifacts job write target/manifest.json"},
 		},
 		{
 			name:  "warehouse role may not read production",

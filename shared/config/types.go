@@ -105,7 +105,7 @@ type DBTCloud struct {
 	URL            string   `yaml:"url" doc:"Access URL: https://cloud.getdbt.com, https://emea.dbt.com, https://au.dbt.com, https://ACCOUNT.us1.dbt.com or a single-tenant URL." default:"https://cloud.getdbt.com"`
 	Token          Secret   `yaml:"token" doc:"Service token with the Member or Developer permission on the project. Required." example:"${DBT_CLOUD_TOKEN}" scope:"ciwait,manifests"`
 	AccountID      int64    `yaml:"account_id" doc:"dbt Cloud account id. Required." example:"1"`
-	ArtifactsJobID int64    `yaml:"artifacts_job_id" doc:"Job whose newest successful run holds the production manifest.json. Required." example:"11"`
+	ArtifactsJobID int64    `yaml:"artifacts_job_id" doc:"Production job whose runs hold production's manifest.json: the run that built the PR's base commit, else the newest successful run that saved one. Required." example:"11"`
 	PRJobID        int64    `yaml:"pr_job_id" doc:"The dbt Cloud CI job that builds pull requests. Required." example:"22"`
 	WebhookSecret  Secret   `yaml:"webhook_secret" doc:"Secret of a dbt Cloud webhook (job.run.completed) pointing at /api/dbtcloud/hook; optional, wakes waiting runs at once." example:"${DBT_CLOUD_WEBHOOK_SECRET}" scope:"ciwait"`
 	PollInterval   Duration `yaml:"poll_interval" doc:"How often a waiting run's CI job is checked." default:"30s"`

@@ -183,7 +183,7 @@ func (w *Worker) production(ctx context.Context, in *config.Integration, cl *dbt
 		JobDefinitionID: d.ArtifactsJobID,
 		Status:          dbtcloud.StatusSuccess,
 		OrderBy:         "-id",
-		Limit:           recentRuns,
+		Limit:           RecentRuns,
 	})
 	if err != nil {
 		return nil, "", events.ObjectRef{}, err

@@ -26,9 +26,9 @@ import (
 // Consumer is the durable consumer's name.
 const Consumer = "manifests"
 
-// recentRuns is how many recent successful runs of the artifacts job are
-// considered for the production manifest.
-const recentRuns = 20
+// RecentRuns is how many recent successful runs of the artifacts job are
+// considered for the production manifest (diffgate check looks as far).
+const RecentRuns = 20
 
 // Options tune the worker. The zero value is what production runs.
 type Options struct {
