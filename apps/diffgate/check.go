@@ -580,9 +580,7 @@ func schemaName(r events.Relation) string {
 func canRead(ctx context.Context, c *checker, src *datadiff.Source, r events.Relation) error {
 	cctx, cancel := c.bounded(ctx)
 	defer cancel()
-	d := src.Dialect()
-	rel := datadiff.Relation{Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
-		Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier}}
+	d, rel := src.Dialect(), r.Datadiff()
 	name, err := d.Relation(rel)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package events
 import (
 	"strings"
 	"time"
+
+	"github.com/diffgate/diffgate/shared/datadiff"
 )
 
 // Relation names one relation in the warehouse, as a dbt manifest names it.
@@ -13,6 +15,12 @@ type Relation struct {
 	Schema     string  `json:"schema"`
 	Identifier string  `json:"identifier"`
 	Quoting    Quoting `json:"quoting"`
+}
+
+// Datadiff is the relation as the diff engine names it.
+func (r Relation) Datadiff() datadiff.Relation {
+	return datadiff.Relation{Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
+		Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier}}
 }
 
 // Quoting says which parts of a relation name dbt quotes (the manifest's

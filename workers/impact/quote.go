@@ -33,10 +33,5 @@ func quoter(typ string) (func(events.Relation) (string, error), error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(r events.Relation) (string, error) {
-		return d.Relation(datadiff.Relation{
-			Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
-			Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier},
-		})
-	}, nil
+	return func(r events.Relation) (string, error) { return d.Relation(r.Datadiff()) }, nil
 }

@@ -60,14 +60,8 @@ func side(s events.DiffSide, timeTravel, name string) (datadiff.Side, error) {
 	case s.Relation != nil && s.Query != "":
 		return datadiff.Side{}, fmt.Errorf("the %s side has both a relation and a query: %w", name, datadiff.ErrBadSpec)
 	case s.Relation != nil:
-		r := s.Relation
-		return datadiff.Side{
-			Relation: &datadiff.Relation{
-				Database: r.Database, Schema: r.Schema, Identifier: r.Identifier,
-				Quoting: datadiff.Quoting{Database: r.Quoting.Database, Schema: r.Quoting.Schema, Identifier: r.Quoting.Identifier},
-			},
-			TimeTravel: timeTravel,
-		}, nil
+		r := s.Relation.Datadiff()
+		return datadiff.Side{Relation: &r, TimeTravel: timeTravel}, nil
 	case s.Query != "":
 		return datadiff.Side{Query: s.Query, TimeTravel: timeTravel}, nil
 	}
