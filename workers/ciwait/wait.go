@@ -32,7 +32,7 @@ func (w *Worker) handleRequested(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&req); err != nil {
 		return err
 	}
-	ctx, err := stage.Open(ctx, m, req.Run, "run requested")
+	ctx, err := stage.Open(ctx, req.Run, "run requested")
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&msg); err != nil {
 		return err
 	}
-	ctx, err := stage.Open(ctx, m, msg.Run, "manifests resolved")
+	ctx, err := stage.Open(ctx, msg.Run, "manifests resolved")
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 	if err := m.Decode(&msg); err != nil {
 		return err
 	}
-	ctx, err := stage.Open(ctx, m, msg.Run, "ci completed")
+	ctx, err := stage.Open(ctx, msg.Run, "ci completed")
 	if err != nil {
 		return err
 	}

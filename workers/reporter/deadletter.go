@@ -12,6 +12,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/observe"
 	"github.com/diffgate/diffgate/shared/report/human"
 )
 
@@ -60,7 +61,7 @@ func (r *Reporter) handleDeadLetter(ctx context.Context, m *bus.Msg) error {
 		log.Error().Str("error", dl.Error).Msg("reporter: dead letter with no run to end; it stays in the dead letter stream")
 		return nil
 	}
-	ctx = withRun(ctx, m, *run)
+	ctx = observe.WithRun(ctx, *run)
 
 	if dl.OrigSubject == events.SubjectDiffResult || strings.HasPrefix(dl.OrigSubject, events.SubjectDiffTaskPrefix) {
 		if id, name := modelOf(dl.Data); id != "" {

@@ -28,7 +28,7 @@ func (r *Reporter) handlePlan(ctx context.Context, m *bus.Msg) error {
 	if p.Tasks < 0 || (p.Tasks > 0 && p.Plan.Name == "") {
 		return bus.Poison(fmt.Errorf("diff plan of %s: %d tasks and plan object %q: a plan with tasks names its object", p.Run, p.Tasks, p.Plan.Name))
 	}
-	ctx = withRun(ctx, m, p.Run)
+	ctx = observe.WithRun(ctx, p.Run)
 	s, err := r.update(ctx, p.Run, func(s *runState) bool {
 		if s.End != nil || s.Planned {
 			return false
@@ -67,7 +67,7 @@ func (r *Reporter) handleResult(ctx context.Context, m *bus.Msg) error {
 	}
 	// The message body is stored as it is: it already fitted in a message,
 	// so it fits in a value.
-	return r.recordResult(withRun(ctx, m, dr.Run), dr.Run, dr.ModelID, m.Data)
+	return r.recordResult(observe.WithRun(ctx, dr.Run), dr.Run, dr.ModelID, m.Data)
 }
 
 // recordResult stores a model's result (the JSON of an events.DiffResult)
@@ -134,7 +134,7 @@ func (r *Reporter) handleCancelled(ctx context.Context, m *bus.Msg) error {
 	if err := c.Run.Validate(); err != nil {
 		return bus.Poison(fmt.Errorf("run cancelled: %w", err))
 	}
-	ctx = withRun(ctx, m, c.Run)
+	ctx = observe.WithRun(ctx, c.Run)
 	s, err := r.decide(ctx, c.Run, ending{Outcome: endCancelled, Cancelled: &c})
 	if err != nil {
 		return err
@@ -151,7 +151,7 @@ func (r *Reporter) handleFailed(ctx context.Context, m *bus.Msg) error {
 	if err := f.Run.Validate(); err != nil {
 		return bus.Poison(fmt.Errorf("run failed: %w", err))
 	}
-	ctx = withRun(ctx, m, f.Run)
+	ctx = observe.WithRun(ctx, f.Run)
 	f.Message, f.Hint = r.redact(f.Message), r.redact(f.Hint)
 	s, err := r.decide(ctx, f.Run, ending{Outcome: endFailed, Failure: &f})
 	if err != nil {
@@ -195,15 +195,6 @@ func (r *Reporter) progress(ctx context.Context, s *runState, planned bool) erro
 
 // redact hides the config's secrets in text that reaches a report.
 func (r *Reporter) redact(text string) string { return config.Redact(text, r.cfg.Secrets()...) }
-
-// withRun puts the run on the context's logger, unless the message's
-// headers named it already (the bus logs those).
-func withRun(ctx context.Context, m *bus.Msg, run events.Run) context.Context {
-	if m.Header.Get(events.HeaderRunID) == run.ID() {
-		return ctx
-	}
-	return observe.WithRun(ctx, run)
-}
 
 // modelOf reads the model of a diff task or diff result body.
 func modelOf(data json.RawMessage) (id, name string) {

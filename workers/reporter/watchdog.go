@@ -8,6 +8,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/observe"
 )
 
 // notPlannedRecheck is how soon the watchdog looks again at a plan the
@@ -24,7 +25,7 @@ func (r *Reporter) handleWatch(ctx context.Context, m *bus.Msg) error {
 		zerolog.Ctx(ctx).Debug().Err(err).Msg("reporter: watchdog: unreadable plan; left to the plan consumer")
 		return nil
 	}
-	ctx = withRun(ctx, m, p.Run)
+	ctx = observe.WithRun(ctx, p.Run)
 	stall := r.opts.StallTimeout
 	s, _, err := r.load(ctx, p.Run.ID())
 	if err != nil {

@@ -31,18 +31,13 @@ type Stage struct {
 }
 
 // Open checks the run a decoded delivery names and returns ctx with the
-// run on its logger (unless the bus put it there already from the
-// message's headers: the same fields twice make a JSON line ambiguous).
-// A run that is not valid makes the delivery poison; what names the
-// message in that error ("ci completed").
-func Open(ctx context.Context, m *bus.Msg, run events.Run, what string) (context.Context, error) {
+// run on its logger. A run that is not valid makes the delivery poison;
+// what names the message in that error ("ci completed").
+func Open(ctx context.Context, run events.Run, what string) (context.Context, error) {
 	if err := run.Validate(); err != nil {
 		return ctx, bus.Poison(fmt.Errorf("%s: %w", what, err))
 	}
-	if m.Header.Get(events.HeaderRunID) != run.ID() {
-		ctx = observe.WithRun(ctx, run)
-	}
-	return ctx, nil
+	return observe.WithRun(ctx, run), nil
 }
 
 // UnknownIntegration is the end of a run whose integration is not in the

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
@@ -53,14 +52,13 @@ func TestProgressAndFailCarryTheStage(t *testing.T) {
 }
 
 func TestOpenTakesAnInvalidRunAsPoison(t *testing.T) {
-	m := &bus.Msg{Subject: events.SubjectCICompleted, Header: nats.Header{}}
 	ctx := bustest.Context(t)
-	if _, err := stage.Open(ctx, m, run("1"), "ci completed"); err != nil {
+	if _, err := stage.Open(ctx, run("1"), "ci completed"); err != nil {
 		t.Errorf("Open of a valid run: %v", err)
 	}
 	r := run("1")
 	r.HeadSHA = ""
-	_, err := stage.Open(ctx, m, r, "ci completed")
+	_, err := stage.Open(ctx, r, "ci completed")
 	if !errors.Is(err, bus.ErrPoison) || !strings.Contains(err.Error(), "ci completed") {
 		t.Errorf("Open of a run without a head = %v, want poison naming the message", err)
 	}
