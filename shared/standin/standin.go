@@ -12,30 +12,15 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // TB is the part of testing.TB a stand-in needs. A *testing.T fits; the
-// demo passes a LogTB. When it also has Cleanup(func()), Serve closes the
-// server at cleanup.
+// demo passes a recorder of its own that prints what was refused. When it
+// also has Cleanup(func()), Serve closes the server at cleanup.
 type TB interface {
 	Helper()
 	Errorf(format string, args ...any)
 }
-
-// LogTB reports unexpected requests to a logger instead of failing a test:
-// what `diffgate demo` passes to a stand-in. It has no Cleanup, so the
-// caller closes the server.
-type LogTB struct {
-	Log zerolog.Logger
-}
-
-// Helper does nothing; it exists to satisfy TB.
-func (LogTB) Helper() {}
-
-// Errorf logs the unexpected request as an error.
-func (l LogTB) Errorf(format string, args ...any) { l.Log.Error().Msgf(format, args...) }
 
 // Serve starts an HTTP server for h on the loopback interface, closed when
 // tb's test ends if tb has Cleanup (else by the caller).

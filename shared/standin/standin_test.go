@@ -1,16 +1,13 @@
 package standin_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/standin"
 )
@@ -71,16 +68,6 @@ func TestServeClosesAtCleanup(t *testing.T) {
 	if resp, err := http.Get(url); err == nil {
 		resp.Body.Close()
 		t.Error("the server still answers after its test ended")
-	}
-}
-
-func TestLogTBLogsWhatItIsTold(t *testing.T) {
-	var buf bytes.Buffer
-	var tb standin.TB = standin.LogTB{Log: zerolog.New(&buf)}
-	tb.Helper()
-	tb.Errorf("unexpected request %s %s", "POST", "/api/v2/x")
-	if !strings.Contains(buf.String(), `"level":"error"`) || !strings.Contains(buf.String(), "unexpected request POST /api/v2/x") {
-		t.Errorf("logged %q", buf.String())
 	}
 }
 

@@ -33,7 +33,7 @@ import (
 )
 
 // TB is the part of testing.TB the stand-in needs. A *testing.T fits; the
-// demo passes what logs instead (standin.LogTB).
+// demo passes a recorder of its own.
 type TB = standin.TB
 
 // DefaultAppID is the App id of the stand-in's App.

@@ -26,14 +26,9 @@ import (
 )
 
 // TB is the part of testing.TB the stand-in needs. A *testing.T fits; the
-// demo passes a LogTB. When it also has Cleanup(func()), the server closes
-// itself at cleanup.
+// demo passes a recorder of its own. When it also has Cleanup(func()),
+// the server closes itself at cleanup.
 type TB = standin.TB
-
-// LogTB reports unexpected requests to a logger instead of failing a test:
-// what `diffgate demo` passes to New. It has no Cleanup, so the caller
-// closes the server.
-type LogTB = standin.LogTB
 
 // Endpoint names an API call the stand-in serves.
 type Endpoint string

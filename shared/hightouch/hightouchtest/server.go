@@ -24,11 +24,6 @@ import (
 // server closes itself.
 type TB = standin.TB
 
-// LogTB reports unexpected requests to a logger instead of failing a test:
-// what `diffgate demo` passes to New. It has no Cleanup, so the caller
-// closes the server.
-type LogTB = standin.LogTB
-
 // Endpoint names a call the stand-in serves.
 type Endpoint string
 
