@@ -1,16 +1,36 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/diffgate/diffgate/shared/service"
 )
+
+// lockedBuffer collects log lines written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // stubborn is a component that does not stop when asked, and fails once
 // released.
@@ -39,16 +59,25 @@ func TestRunReturnsAfterTheDrainTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := serviceConfig(t)
 	done := make(chan error, 1)
+	var logs lockedBuffer
 	go func() {
 		done <- service.Run(ctx, service.Options{Name: "test", Config: cfg, Embedded: true, Listener: ln,
-			LogOutput: io.Discard, DrainTimeout: 100 * time.Millisecond,
+			LogOutput: &logs, DrainTimeout: 100 * time.Millisecond,
 			Build: func(context.Context, *service.Env) ([]service.Component, error) {
 				return []service.Component{comp}, nil
 			},
 			Ready: func(string) { cancel() }})
 	}()
 	select {
-	case <-done:
+	case err := <-done:
+		// Nothing failed before the drain ended; the process exits 0 and
+		// says why it did not wait longer.
+		if err != nil {
+			t.Errorf("Run = %v; want nil", err)
+		}
+		if !strings.Contains(logs.String(), "drain timed out; unacknowledged messages will be redelivered") {
+			t.Errorf("no drain timeout logged:\n%s", logs.String())
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after its drain timeout")
 	}
