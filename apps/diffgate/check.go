@@ -599,19 +599,9 @@ func canRead(ctx context.Context, c *checker, src *datadiff.Source, r events.Rel
 	return nil
 }
 
-// hightouchBase turns hightouch.url (https://api.hightouch.com) into the
-// API base the client wants (…/api/v1).
-func hightouchBase(u string) string {
-	u = strings.TrimRight(u, "/")
-	if !strings.HasSuffix(u, "/api/v1") {
-		u += "/api/v1"
-	}
-	return u
-}
-
 func (c *checker) checkHightouch(ctx context.Context, in *config.Integration) {
 	h := in.Hightouch
-	client, err := hightouch.New(h.Token.Value(), hightouch.WithBaseURL(hightouchBase(h.URL)),
+	client, err := hightouch.New(h.Token.Value(), hightouch.WithBaseURL(h.URL),
 		hightouch.WithHTTPClient(&http.Client{Timeout: c.timeout}),
 		hightouch.WithRetry(hightouch.RetryPolicy{MaxAttempts: 3, MaxWait: c.timeout}))
 	if err != nil {
