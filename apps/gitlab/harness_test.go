@@ -151,15 +151,15 @@ func (h *bot) deliver(d gitlabtest.Delivery) int {
 }
 
 func (h *bot) prEvents() []events.PREvent {
-	return gitlabtest.Stored[events.PREvent](h.t, h.b, events.SubjectPREventPrefix+string(events.GitLab))
+	return bustest.Stored[events.PREvent](h.t, h.b, events.SubjectPREventPrefix+string(events.GitLab))
 }
 
 func (h *bot) requested() []events.RunRequested {
-	return gitlabtest.Stored[events.RunRequested](h.t, h.b, events.SubjectRunRequested)
+	return bustest.Stored[events.RunRequested](h.t, h.b, events.SubjectRunRequested)
 }
 
 func (h *bot) cancelled() []events.RunCancelled {
-	return gitlabtest.Stored[events.RunCancelled](h.t, h.b, events.SubjectRunCancelled)
+	return bustest.Stored[events.RunCancelled](h.t, h.b, events.SubjectRunCancelled)
 }
 
 // runOf waits for the newest run the gate requested for a head.

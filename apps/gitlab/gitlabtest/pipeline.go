@@ -5,20 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 )
 
 // Patience is how long the waiting helpers wait.
 const Patience = 20 * time.Second
-
-// Stored returns the messages stored on subject (events.Subject...),
-// oldest first, decoded as T. It reads the stream with an ordered
-// consumer, so it sees everything JetStream acknowledged before the call.
-func Stored[T any](t testing.TB, b *bus.Bus, subject string) []T {
-	t.Helper()
-	return bustest.Stored[T](t, b, subject)
-}
 
 // WaitStatus waits until the newest record of the diffgate status of a
 // commit is in state, and returns it.
