@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,15 +58,25 @@ func newWarehouse(t testing.TB, prefix string) *sandbox.Postgres {
 
 // testLog is where the processes log: the test's output (shown when it
 // fails, or with -v), closed when the test ends so late lines are dropped.
+// A line that names a field twice fails the test: a log query would see
+// one value or the other.
 type testLog struct {
-	mu   sync.Mutex
-	w    io.Writer
-	done bool
+	mu    sync.Mutex
+	w     io.Writer
+	done  bool
+	twice []string // lines with a field twice
 }
 
 func newTestLog(t testing.TB) *testLog {
 	l := &testLog{w: t.Output()}
-	t.Cleanup(func() { l.mu.Lock(); l.done = true; l.mu.Unlock() })
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.done = true
+		for _, line := range l.twice {
+			t.Errorf("a log line names a field twice: %s", line)
+		}
+	})
 	return l
 }
 
@@ -75,7 +86,35 @@ func (l *testLog) Write(p []byte) (int, error) {
 	if l.done {
 		return len(p), nil
 	}
+	if k := repeatedKey(p); k != "" && len(l.twice) < 5 {
+		l.twice = append(l.twice, fmt.Sprintf("%q in %s", k, bytes.TrimSpace(p)))
+	}
 	return l.w.Write(p)
+}
+
+// repeatedKey is a top-level key that a JSON log line has more than once.
+func repeatedKey(line []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // pipeline is diffgate end to end: the stand-ins, a PostgreSQL warehouse

@@ -81,7 +81,9 @@ func (b *Bus) Publish(ctx context.Context, m events.Message, opts ...PubOption) 
 	msg.Header.Set(events.HeaderVersion, strconv.Itoa(events.Version))
 	run, delivery := correlation(m)
 	if run != nil {
-		msg.Header.Set(events.HeaderRunID, run.ID())
+		if s, ok := m.(interface{ RunSettled() bool }); !ok || s.RunSettled() {
+			msg.Header.Set(events.HeaderRunID, run.ID())
+		}
 		msg.Header.Set(events.HeaderRepo, run.Repository)
 		msg.Header.Set(events.HeaderPR, strconv.Itoa(run.PR))
 	}

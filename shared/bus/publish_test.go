@@ -13,6 +13,36 @@ import (
 	"github.com/diffgate/diffgate/shared/observe"
 )
 
+// A webhook event names its repository and PR but no run id: the gate
+// settles the run, and the bus must not log a provisional id beside it.
+func TestWebhookEventCarriesNoRunID(t *testing.T) {
+	b := bustest.New(t)
+	ctx := bustest.Context(t)
+	ev := events.PREvent{Version: events.Version, Provider: events.GitHub, DeliveryID: "d-1", Action: "opened",
+		Run: runRequested(12).Run}
+	res, err := b.Publish(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.JetStream().Stream(ctx, b.Name(bus.StreamEvents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := st.GetMsg(ctx, res.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, k := range []string{events.HeaderRunID, events.HeaderRepo, events.HeaderPR, events.HeaderDeliveryID} {
+		got[k] = stored.Header.Get(k)
+	}
+	want := map[string]string{events.HeaderRunID: "", events.HeaderRepo: "github.com/acme/analytics", events.HeaderPR: "12",
+		events.HeaderDeliveryID: "d-1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("headers (-want +got):\n%s", diff)
+	}
+}
+
 func TestPublishSameMsgIDTwiceStoresOneMessage(t *testing.T) {
 	b := bustest.New(t)
 	ctx := observe.WithDeliveryID(bustest.Context(t), "gh:72d3162e-cc78-11e3-81ab-4c9367dc0958")

@@ -91,6 +91,11 @@ type PREvent struct {
 func (e PREvent) Subject() string { return SubjectPREventPrefix + string(e.Provider) }
 func (e PREvent) MsgID() string   { return e.Provider.Prefix() + e.DeliveryID }
 
+// RunSettled is false: the event's run is what the webhook saw, and the
+// gate settles it (the base commit, a re-run's nonce), so the run's id is
+// not known yet and the message carries no Diffgate-Run-Id.
+func (PREvent) RunSettled() bool { return false }
+
 // DBTCloudEvent is a verified dbt Cloud webhook (job.run.completed).
 type DBTCloudEvent struct {
 	Version    int       `json:"version"`

@@ -30,6 +30,9 @@ const (
 	FieldStreamSeq  = "stream_seq"
 	FieldDeliveries = "deliveries"
 	FieldComponent  = "component"
+	// FieldProcess names the process (diffgate, diffgate-github, ...); a
+	// line of one of its components also names the component.
+	FieldProcess = "process"
 )
 
 // ErrLogLevel is returned by NewLogger for a level zerolog does not know.

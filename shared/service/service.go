@@ -109,7 +109,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	log = log.With().Str(observe.FieldComponent, o.Name).Logger()
+	log = log.With().Str(observe.FieldProcess, o.Name).Logger()
 	ctx = log.WithContext(ctx)
 	drain := o.DrainTimeout
 	if drain <= 0 {
