@@ -537,6 +537,7 @@ func TestEndToEnd(t *testing.T) {
 			p.sendGL(t, gitlabtest.MergeRequestHook, e.Payload())
 			p.st.GitLab.WaitStatus(t, glMarts.ID, sha, "success")
 			first := p.st.GitLab.WaitNotes(t, glMarts.ID, iid, "one", func(n []gitlabtest.Note) bool { return len(n) == 1 })
+			p.st.GitLab.SetMember(glMarts.ID, "lee", gitlabtest.AccessDeveloper)
 			p.sendGL(t, gitlabtest.NoteHook, gitlabtest.NoteEvent{MergeRequest: e.MergeRequest, Note: "/diffgate run", Author: "lee"}.Payload())
 			bustest.WaitFor(t, patience, func() error {
 				all := p.st.GitLab.Statuses(glMarts.ID, sha)

@@ -275,16 +275,28 @@ func TestRerunNote(t *testing.T) {
 	h.waitState(headA, "success")
 	h.gl.WaitNotes(t, target.ID, iid, "one note", func(n []gitlabtest.Note) bool { return len(n) == 1 })
 
-	// Notes that are not the command, an edited command and a system
-	// note: nothing.
+	// Notes that are not the command, an edited command, a system note,
+	// and the command from a Reporter and from someone outside the
+	// project: nothing.
+	h.gl.SetMember(target.ID, "lee", gitlabtest.AccessDeveloper)
+	h.gl.SetMember(target.ID, "rita", gitlabtest.AccessReporter)
 	for _, n := range []gitlabtest.NoteEvent{
-		{MergeRequest: e.MergeRequest, Note: "looks good; /diffgate run later?"},
-		{MergeRequest: e.MergeRequest, Note: "/diffgate run", Action: "update"},
-		{MergeRequest: e.MergeRequest, Note: "/diffgate run", System: true},
+		{MergeRequest: e.MergeRequest, Note: "looks good; /diffgate run later?", Author: "lee"},
+		{MergeRequest: e.MergeRequest, Note: "/diffgate run", Action: "update", Author: "lee"},
+		{MergeRequest: e.MergeRequest, Note: "/diffgate run", System: true, Author: "lee"},
+		{MergeRequest: e.MergeRequest, Note: "/diffgate run", Author: "rita"},
+		{MergeRequest: e.MergeRequest, Note: "/diffgate run", Author: "stranger"},
 	} {
 		if code := h.send(gitlabtest.NoteHook, n.Payload()); code != http.StatusOK {
 			t.Errorf("answer %d", code)
 		}
+	}
+	h.gateSettled()
+	if n := len(h.requested()); n != 1 {
+		t.Fatalf("%d runs requested; a Reporter's or a stranger's /diffgate run must start none", n)
+	}
+	if n := h.gl.Requests()[gitlabtest.RouteMember]; n != 2 {
+		t.Errorf("access read %d times; want once for each command", n)
 	}
 	h.send(gitlabtest.NoteHook, gitlabtest.NoteEvent{MergeRequest: e.MergeRequest, Note: "  /DiffGate   run \nplease", Author: "lee"}.Payload())
 	again := h.nthRun(2)
@@ -350,7 +362,8 @@ func TestForkMergeRequest(t *testing.T) {
 	if n := len(h.gl.AllStatuses(fork.ID)); n != 0 {
 		t.Errorf("%d statuses on the fork; the bot's token is the target project's", n)
 	}
-	// A re-run asked on a fork's merge request.
+	// A re-run asked on a fork's merge request, by a Developer.
+	h.gl.SetMember(target.ID, "maria", gitlabtest.AccessMaintainer)
 	h.send(gitlabtest.NoteHook, gitlabtest.NoteEvent{MergeRequest: h.mr("update", headA, nil).MergeRequest, Note: gitlab.RerunCommand}.Payload())
 	h.waitFor("the fork's MR run again", func() bool { r := h.requested(); return len(r) == 2 && r[1].Run.Rerun != "" })
 }

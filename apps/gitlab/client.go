@@ -142,6 +142,11 @@ func (c *client) mergeRequest(ctx context.Context, run events.Run) (*glapi.Merge
 // LookupPR returns the merge request of a `/diffgate run` note as it is
 // now: its head, labels, draft state and base commit.
 func (c *client) LookupPR(ctx context.Context, ev events.PREvent) (events.PREvent, error) {
+	if ev.RequestedByID != 0 {
+		if err := c.mayRun(ctx, ev); err != nil {
+			return events.PREvent{}, err
+		}
+	}
 	mr, err := c.mergeRequest(ctx, ev.Run)
 	if err != nil {
 		return events.PREvent{}, err
@@ -164,6 +169,28 @@ func (c *client) LookupPR(ctx context.Context, ev events.PREvent) (events.PREven
 		out.Author = mr.Author.Username
 	}
 	return out, nil
+}
+
+// MinRerunAccess is the project access a commenter needs for /diffgate
+// run to start a diff: Developer, who may push to the merge request's
+// branch anyway. Anyone else could spend warehouse time on any public
+// project's merge requests.
+const MinRerunAccess = glapi.DeveloperPermissions
+
+// mayRun checks that whoever wrote /diffgate run is a member of the
+// project (directly or through a group) with at least MinRerunAccess.
+func (c *client) mayRun(ctx context.Context, ev events.PREvent) error {
+	m, _, err := c.api.ProjectMembers.GetInheritedProjectMember(int(ev.Run.ProjectID), int(ev.RequestedByID), glapi.WithContext(ctx))
+	if errors.Is(err, glapi.ErrNotFound) {
+		return fmt.Errorf("%w: %s is not a member of the project", gate.ErrNotAllowed, ev.RequestedBy)
+	}
+	if err != nil {
+		return classify("read the commenter's access", err)
+	}
+	if m.AccessLevel < MinRerunAccess {
+		return fmt.Errorf("%w: %s has access level %d; /diffgate run needs Developer (%d)", gate.ErrNotAllowed, ev.RequestedBy, m.AccessLevel, MinRerunAccess)
+	}
+	return nil
 }
 
 // BaseSHA is the merge request's diff base (diff_refs.base_sha) while its

@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -214,8 +215,13 @@ type (
 			NoteableType string `json:"noteable_type"`
 			System       bool   `json:"system"`
 			Action       string `json:"action"`
+			AuthorID     int64  `json:"author_id"`
 		} `json:"object_attributes"`
 		MergeRequest *hookMR `json:"merge_request"`
+		User         struct {
+			ID       int64  `json:"id"`
+			Username string `json:"username"`
+		} `json:"user"`
 	}
 )
 
@@ -351,7 +357,13 @@ func noteEvents(webHost, id string, now time.Time, body []byte) ([]events.PREven
 	if err != nil {
 		return nil, err
 	}
+	// Older GitLab gives the author's id only as author_id.
+	by := cmp.Or(a.AuthorID, p.User.ID)
+	if by <= 0 {
+		return nil, fmt.Errorf("%w: a note without object_attributes.author_id", errPayload)
+	}
 	ev.Action = "rerun"
+	ev.RequestedBy, ev.RequestedByID = p.User.Username, by
 	return []events.PREvent{ev}, nil
 }
 

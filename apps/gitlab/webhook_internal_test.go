@@ -103,6 +103,10 @@ func TestRealNoteAsCommand(t *testing.T) {
 		out[0].Run.Repository != "gitlab.com/lkysow-test/subgroup/sub-subgroup/atlantis-example" {
 		t.Errorf("events %+v: want one rerun of the nested group's merge request", out)
 	}
+	// Whose access the gate checks: the note's author.
+	if len(out) == 1 && (out[0].RequestedBy != "lkysow" || out[0].RequestedByID != 1755902) {
+		t.Errorf("requested by %q (%d); want lkysow (1755902)", out[0].RequestedBy, out[0].RequestedByID)
+	}
 }
 
 func TestDraftTitles(t *testing.T) {

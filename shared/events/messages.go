@@ -86,6 +86,10 @@ type PREvent struct {
 	// Fork is true when the head lives in another repository.
 	Fork            bool  `json:"fork,omitempty"`
 	SourceProjectID int64 `json:"source_project_id,omitempty"` // GitLab
+	// RequestedBy and RequestedByID name who asked for a re-run with a
+	// comment (GitLab's /diffgate run), whose access the gate checks.
+	RequestedBy   string `json:"requested_by,omitempty"`
+	RequestedByID int64  `json:"requested_by_id,omitempty"`
 }
 
 func (e PREvent) Subject() string { return SubjectPREventPrefix + string(e.Provider) }

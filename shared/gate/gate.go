@@ -32,6 +32,9 @@ var (
 	// ErrNoPR is returned by a PRLookup that finds no open pull request
 	// for the event; the gate then ignores the event.
 	ErrNoPR = errors.New("gate: no open pull request for the event")
+	// ErrNotAllowed is returned by a PRLookup when whoever asked for the
+	// re-run may not start one; the gate then ignores the event.
+	ErrNotAllowed = errors.New("gate: the re-run was asked by someone who may not start one")
 )
 
 // Files lists a pull request's changed files: the paths after the change
@@ -45,7 +48,7 @@ type Files interface {
 // state: a re-run asked on a check run names a head commit (and, except
 // for forks, the PR number) but neither labels nor draft state. It returns
 // the pull request as it is now (Run with the PR's current head, Draft,
-// Labels, ...), or an error wrapping ErrNoPR.
+// Labels, ...), or an error wrapping ErrNoPR or ErrNotAllowed.
 type PRLookup interface {
 	LookupPR(ctx context.Context, ev events.PREvent) (events.PREvent, error)
 }
@@ -143,6 +146,10 @@ func (g *Gate) Handle(ctx context.Context, m *bus.Msg) error {
 		cur, err := g.o.Lookup.LookupPR(ctx, ev)
 		if errors.Is(err, ErrNoPR) {
 			log.Info().Err(err).Msg("gate: re-run asked for a commit that is no open pull request's; ignored")
+			return nil
+		}
+		if errors.Is(err, ErrNotAllowed) {
+			log.Info().Err(err).Str("requested_by", ev.RequestedBy).Msg("gate: re-run ignored")
 			return nil
 		}
 		if err != nil {

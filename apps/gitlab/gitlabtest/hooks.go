@@ -163,7 +163,7 @@ func labelsJSON(projectID int64, titles []string) []map[string]any {
 }
 
 func userJSON(username string) map[string]any {
-	return map[string]any{"id": 77, "name": username, "username": username,
+	return map[string]any{"id": UserID(username), "name": username, "username": username,
 		"avatar_url": "https://www.gravatar.com/avatar/0?s=80&d=identicon", "email": "[REDACTED]"}
 }
 
@@ -272,7 +272,7 @@ func (e NoteEvent) Payload() []byte {
 		action = "create"
 	}
 	attrs := map[string]any{
-		"id": 4242, "note": e.Note, "noteable_type": "MergeRequest", "author_id": 77,
+		"id": 4242, "note": e.Note, "noteable_type": "MergeRequest", "author_id": UserID(author),
 		"created_at": "2026-03-01 12:10:00 UTC", "updated_at": "2026-03-01 12:10:00 UTC",
 		"project_id": e.Target.ID, "attachment": nil, "line_code": nil, "commit_id": "",
 		"noteable_id": int64(e.IID) + 100000, "system": e.System, "st_diff": nil,

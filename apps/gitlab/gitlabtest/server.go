@@ -18,6 +18,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -49,6 +50,25 @@ const (
 	botUserID       = 9001
 	firstID         = 5000
 	rateLimitPerMin = 2000
+)
+
+// UserID is the stand-in's id of a user: the same for a username in hooks
+// and in API answers.
+func UserID(username string) int64 {
+	if username == BotUsername {
+		return botUserID
+	}
+	h := fnv.New32a()
+	h.Write([]byte(username))
+	return 100 + int64(h.Sum32()%100_000)
+}
+
+// Access levels of project members, as GitLab numbers them.
+const (
+	AccessGuest      = 10
+	AccessReporter   = 20
+	AccessDeveloper  = 30
+	AccessMaintainer = 40
 )
 
 // Commit status states GitLab accepts from the API.
@@ -125,6 +145,12 @@ type project struct {
 	statuses  []*Status
 	pipelines []*Pipeline
 	commits   map[string]bool
+	members   map[int64]member // by user id, direct or inherited
+}
+
+type member struct {
+	username string
+	level    int
 }
 
 // Server is the stand-in. Its methods are safe for concurrent use.
@@ -335,6 +361,7 @@ const (
 	RouteCreateNote   = "POST /projects/:id/merge_requests/:iid/notes"
 	RouteUpdateNote   = "PUT /projects/:id/merge_requests/:iid/notes/:note_id"
 	RouteCommitStatus = "POST /projects/:id/statuses/:sha"
+	RouteMember       = "GET /projects/:id/members/all/:user_id"
 )
 
 // call is one API request, its path split into segments.
@@ -397,7 +424,39 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeNote(c)
 	case RouteCommitStatus:
 		s.postStatus(c)
+	case RouteMember:
+		s.getMember(c)
 	}
+}
+
+// SetMember makes username a member of the project with access level
+// (AccessDeveloper, ...), as a direct or inherited membership shows it.
+func (s *Server) SetMember(projectID int64, username string, level int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projects[projectID]
+	if p == nil {
+		s.tb.Errorf("gitlabtest: SetMember: project %d was not added", projectID)
+		return
+	}
+	if p.members == nil {
+		p.members = map[int64]member{}
+	}
+	p.members[UserID(username)] = member{username, level}
+}
+
+// getMember answers GET /projects/:id/members/all/:user_id: the member
+// with their highest access level, or 404 for someone who is not one.
+func (s *Server) getMember(c *call) {
+	id, _ := strconv.ParseInt(c.seg[4], 10, 64)
+	m, ok := c.proj.members[id]
+	if !ok {
+		reply(c.w, http.StatusNotFound, map[string]string{"message": "404 Not found"})
+		return
+	}
+	reply(c.w, http.StatusOK, map[string]any{"id": id, "username": m.username, "name": m.username,
+		"state": "active", "avatar_url": nil, "web_url": s.URL + "/" + m.username,
+		"access_level": m.level, "created_at": "2026-03-01T12:00:00.000Z", "expires_at": nil})
 }
 
 // routeOf names the route of a request, "" for none the stand-in serves.
@@ -410,6 +469,8 @@ func routeOf(method string, seg []string) string {
 	case n < 4 || seg[0] != "projects":
 	case seg[2] == "statuses" && n == 4 && method == http.MethodPost:
 		return RouteCommitStatus
+	case seg[2] == "members" && n == 5 && seg[3] == "all" && isNum(seg[4]) && method == http.MethodGet:
+		return RouteMember
 	case seg[2] != "merge_requests" || !isNum(seg[3]):
 	case n == 4 && method == http.MethodGet:
 		return RouteGetMR
@@ -585,10 +646,7 @@ func (s *Server) listDiffs(c *call) {
 }
 
 func (s *Server) noteJSON(p *project, iid int, n *Note) map[string]any {
-	id := 77
-	if n.Author == BotUsername {
-		id = botUserID
-	}
+	id := UserID(n.Author)
 	return map[string]any{
 		"id": n.ID, "type": nil, "body": n.Body, "attachment": nil, "system": n.System,
 		"author":     map[string]any{"id": id, "username": n.Author, "name": n.Author, "state": "active", "web_url": s.URL + "/" + n.Author},
