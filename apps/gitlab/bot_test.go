@@ -1,6 +1,7 @@
 package gitlab_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -474,4 +475,25 @@ func contains(s string, parts ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestHookStoredAfterTheSenderHungUp: GitLab does not send a failed hook
+// again by itself, so the event is stored even when the request's context
+// ended before the publish.
+func TestHookStoredAfterTheSenderHungUp(t *testing.T) {
+	h := newBot(t, nil)
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		cancel() // the sender hung up
+		h.mux.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	defer gone.Close()
+	hook := gitlabtest.Hook{URL: gone.URL + gitlab.HookRoute, Secret: h.hook.Secret}
+	if _, _, err := hook.Send(h.ctx, gitlabtest.Delivery{Event: gitlabtest.MergeRequestHook, Body: h.mr("open", headA, nil).Payload(),
+		IdempotencyKey: "hung-up"}); err != nil {
+		t.Fatal(err)
+	}
+	if evs := h.prEvents(); len(evs) != 1 || evs[0].DeliveryID != "hung-up" {
+		t.Errorf("events %+v; want the delivery stored", evs)
+	}
 }

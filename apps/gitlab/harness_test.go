@@ -45,6 +45,7 @@ type bot struct {
 	b     *bus.Bus
 	gl    *gitlabtest.Server
 	hook  gitlabtest.Hook
+	mux   http.Handler // the bot's routes
 	repo  string
 	comps []service.Component
 	logs  *syncBuffer
@@ -99,7 +100,7 @@ func newBot(t testing.TB, ci func(*config.CI)) *bot {
 	}
 	srv := httptest.NewServer(env.Mux)
 	t.Cleanup(srv.Close)
-	return &bot{t: t, ctx: ctx, b: b, gl: gl, comps: comps, logs: logs, source: target,
+	return &bot{t: t, ctx: ctx, b: b, gl: gl, comps: comps, logs: logs, source: target, mux: env.Mux,
 		hook: gitlabtest.Hook{URL: srv.URL + gitlab.HookRoute, Secret: secret}, repo: gl.Repository(target.Path)}
 }
 

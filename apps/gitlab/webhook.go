@@ -125,6 +125,8 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *hook) publish(ctx context.Context, ev events.PREvent) error {
+	ctx, cancel := bus.Detach(ctx)
+	defer cancel()
 	res, err := h.pub.Publish(ctx, ev)
 	if err != nil {
 		return err

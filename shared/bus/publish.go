@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
@@ -54,6 +55,17 @@ type PubOption func(*nats.Msg)
 // ones, so it can override them).
 func WithHeader(k, v string) PubOption {
 	return func(m *nats.Msg) { m.Header.Set(k, v) }
+}
+
+// DetachedPublishTimeout bounds a publish made under Detach.
+const DetachedPublishTimeout = 10 * time.Second
+
+// Detach returns a context for storing what a webhook delivered: it keeps
+// ctx's values (the logger, the delivery id) but not its cancellation, so
+// a sender that hangs up mid-request still gets its event stored. GitHub
+// and GitLab do not send a failed delivery again by themselves.
+func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), DetachedPublishTimeout)
 }
 
 // Publish stores m in its stream and waits for the server's

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -60,9 +59,7 @@ func (h *hook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := wh.ToEvent(h.w.now().UTC())
-	// The request's context ends when dbt Cloud hangs up; the publish
-	// must still settle one way or the other.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(log.WithContext(r.Context())), 10*time.Second)
+	ctx, cancel := bus.Detach(log.WithContext(r.Context()))
 	defer cancel()
 	ctx = observe.WithDeliveryID(ctx, ev.MsgID())
 	if _, err := h.w.bus.Publish(ctx, ev); err != nil {

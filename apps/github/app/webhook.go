@@ -130,7 +130,8 @@ func invalid(eventType, deliveryID string, err error) error {
 
 // publish stores one normalised event.
 func (h *hooks) publish(ctx context.Context, ev events.PREvent) error {
-	ctx = observe.WithDeliveryID(ctx, ev.DeliveryID)
+	ctx, cancel := bus.Detach(observe.WithDeliveryID(ctx, ev.DeliveryID))
+	defer cancel()
 	res, err := h.pub.Publish(ctx, ev)
 	if err != nil {
 		return err

@@ -1,8 +1,10 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -217,5 +219,25 @@ func BenchmarkWebhookIntake(b *testing.B) {
 	if len(lat) > 0 {
 		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+// TestDeliveryStoredAfterTheSenderHungUp: GitHub does not send a failed
+// delivery again by itself, so the event is stored even when the request's
+// context ended before the publish.
+func TestDeliveryStoredAfterTheSenderHungUp(t *testing.T) {
+	h := newHarness(t, nil)
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		cancel() // the sender hung up
+		h.env.Mux.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	defer gone.Close()
+	hook := githubtest.Webhook{URL: gone.URL + "/api/github/hook", Secret: hookSecret}
+	if _, _, err := hook.Send(h.ctx, githubtest.Delivery{Event: "pull_request", ID: "d-hung-up", Body: h.pr("opened", headA, nil).Payload()}); err != nil {
+		t.Fatal(err)
+	}
+	if evs := h.prEvents(); len(evs) != 1 || evs[0].DeliveryID != "d-hung-up" {
+		t.Errorf("events %+v; want the delivery stored", evs)
 	}
 }
