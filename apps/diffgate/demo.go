@@ -16,6 +16,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/standin"
 )
 
 // The demo's pull request.
@@ -80,10 +81,10 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (*dem
 	if o.verbose {
 		logs = io.MultiWriter(stderr, tail)
 	}
-	problems := &sandbox.Problems{}
+	problems := &standin.Recorder{}
 	fail := func(format string, args ...any) (*demoResult, error) {
 		fmt.Fprintf(stderr, "\ndiffgate demo: "+format+"\n", args...)
-		if p := problems.List(); len(p) > 0 {
+		if p := problems.All(); len(p) > 0 {
 			fmt.Fprintf(stderr, "\nThe stand-ins refused requests:\n  %s\n", strings.Join(p, "\n  "))
 		}
 		if !o.verbose {
@@ -184,8 +185,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (*dem
 	fmt.Fprintf(stdout, "Details page: %s\n", res.DetailsURL)
 
 	switch {
-	case len(problems.List()) > 0:
-		return fail("the stand-ins refused %d requests", len(problems.List()))
+	case len(problems.All()) > 0:
+		return fail("the stand-ins refused %d requests", len(problems.All()))
 	case res.Conclusion != string(events.ConclusionSuccess):
 		return fail("the check ended %q; the sample pull request should pass (its key problem is reported, not failed on)", res.Conclusion)
 	case res.Comments != 1:

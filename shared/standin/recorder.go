@@ -7,8 +7,9 @@ import (
 )
 
 // Recorder is a TB that keeps what a stand-in reports instead of failing:
-// for a test that checks a stand-in refuses what the real API refuses. The
-// zero value is ready; it is safe for concurrent use.
+// for a test that checks a stand-in refuses what the real API refuses, and
+// for the demo, which has no test to fail. The zero value is ready; it is
+// safe for concurrent use.
 type Recorder struct {
 	mu   sync.Mutex
 	list []string

@@ -15,8 +15,8 @@ import (
 )
 
 // TB is the part of testing.TB a stand-in needs. A *testing.T fits; the
-// demo passes a recorder of its own that prints what was refused. When it
-// also has Cleanup(func()), Serve closes the server at cleanup.
+// demo passes a Recorder and prints what it kept. When it also has
+// Cleanup(func()), Serve closes the server at cleanup.
 type TB interface {
 	Helper()
 	Errorf(format string, args ...any)

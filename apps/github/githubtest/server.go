@@ -33,7 +33,7 @@ import (
 )
 
 // TB is the part of testing.TB the stand-in needs. A *testing.T fits; the
-// demo passes a recorder of its own.
+// demo passes a standin.Recorder.
 type TB = standin.TB
 
 // DefaultAppID is the App id of the stand-in's App.

@@ -26,7 +26,7 @@ import (
 )
 
 // TB is the part of testing.TB the stand-in needs. A *testing.T fits; the
-// demo passes a recorder of its own. When it also has Cleanup(func()),
+// demo passes a standin.Recorder. When it also has Cleanup(func()),
 // the server closes itself at cleanup.
 type TB = standin.TB
 

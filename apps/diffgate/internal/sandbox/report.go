@@ -2,33 +2,8 @@ package sandbox
 
 import (
 	"bytes"
-	"fmt"
 	"sync"
 )
-
-// Problems collects what the stand-ins refuse when no test is there to
-// fail: the demo passes it as their TB and fails if it holds anything.
-type Problems struct {
-	mu   sync.Mutex
-	list []string
-}
-
-// Helper does nothing; it is part of TB.
-func (*Problems) Helper() {}
-
-// Errorf records one problem.
-func (p *Problems) Errorf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, fmt.Sprintf(format, args...))
-}
-
-// List returns the problems recorded so far.
-func (p *Problems) List() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.list...)
-}
 
 // Tail keeps the last lines written to it: the logs a quiet run shows
 // only when something went wrong.

@@ -36,7 +36,7 @@ import (
 )
 
 // TB is what the stand-ins report a request they refuse to: a
-// *testing.T, or Problems for the demo.
+// *testing.T, or a standin.Recorder for the demo.
 type TB = standin.TB
 
 // dbt Cloud and Hightouch as the sandbox sets them up.
