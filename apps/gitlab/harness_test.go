@@ -1,7 +1,6 @@
 package gitlab_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/shared/testenv"
 )
 
 const (
@@ -48,29 +48,11 @@ type bot struct {
 	mux   http.Handler // the bot's routes
 	repo  string
 	comps []service.Component
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 	n     int
 	// source is where the merge request's commits come from (fork tests
 	// set it).
 	source gitlabtest.Project
-}
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newBot(t testing.TB, ci func(*config.CI)) *bot {
@@ -87,7 +69,7 @@ func newBot(t testing.TB, ci func(*config.CI)) *bot {
 	}
 	cfg.Integrations = []config.Integration{in}
 	b := bustest.New(t)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	log := zerolog.New(logs)
 	ctx := log.WithContext(bustest.Context(t))
 	env := &service.Env{Config: cfg, Bus: b, Mux: http.NewServeMux(), PublicURL: publicURL}

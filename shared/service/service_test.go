@@ -1,36 +1,17 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/diffgate/diffgate/shared/service"
+	"github.com/diffgate/diffgate/shared/testenv"
 )
-
-// lockedBuffer collects log lines written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // stubborn is a component that does not stop when asked, and fails once
 // released.
@@ -59,7 +40,7 @@ func TestRunReturnsAfterTheDrainTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := serviceConfig(t)
 	done := make(chan error, 1)
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	go func() {
 		done <- service.Run(ctx, service.Options{Name: "test", Config: cfg, Embedded: true, Listener: ln,
 			LogOutput: &logs, DrainTimeout: 100 * time.Millisecond,

@@ -5,8 +5,10 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"sync"
 )
 
 // TB is the part of testing.TB this package needs; a *testing.T fits.
@@ -30,4 +32,23 @@ func SkipOrFail(t TB, format string, args ...any) {
 		return
 	}
 	t.Skipf("%s", msg)
+}
+
+// Buffer collects what loggers write from many goroutines (a process's
+// components, a stand-in's handlers) for a test to read.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/testenv"
 	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
 
@@ -65,7 +66,7 @@ func TestADBTCloudOutageIsReportedWhenTheWaitTimesOut(t *testing.T) {
 
 func TestARejectedTokenEndsTheRunWithWhatToFix(t *testing.T) {
 	w := newWorld(t, 100*time.Millisecond, time.Hour, dbtcloudtest.AllowBadAuth())
-	w.logs = &workertest.LockedBuffer{}
+	w.logs = &testenv.Buffer{}
 	const wrong = "dbtc_wrong_token_value"
 	w.cfg.Integrations[0].DBTCloud.Token = config.NewSecret(wrong)
 	w.start()

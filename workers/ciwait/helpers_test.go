@@ -20,6 +20,7 @@ import (
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/shared/standin"
+	"github.com/diffgate/diffgate/shared/testenv"
 	"github.com/diffgate/diffgate/workers/ciwait"
 	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
@@ -45,7 +46,7 @@ type world struct {
 	ackWait time.Duration
 	// logs, when set, receives the workers' logs instead of the test's
 	// output.
-	logs *workertest.LockedBuffer
+	logs *testenv.Buffer
 }
 
 func newWorld(t testing.TB, interval, timeout time.Duration, opts ...dbtcloudtest.Option) *world {

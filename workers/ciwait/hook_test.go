@@ -15,6 +15,7 @@ import (
 	"github.com/diffgate/diffgate/shared/dbtcloud"
 	"github.com/diffgate/diffgate/shared/dbtcloud/dbtcloudtest"
 	"github.com/diffgate/diffgate/shared/events"
+	"github.com/diffgate/diffgate/shared/testenv"
 	"github.com/diffgate/diffgate/workers/ciwait"
 	"github.com/diffgate/diffgate/workers/internal/workertest"
 )
@@ -41,7 +42,7 @@ func post(t *testing.T, url string, body []byte, auth string) (int, string) {
 func TestADBTCloudWebhookWakesTheWaitingRun(t *testing.T) {
 	// Polls are an hour apart: only the webhook can end this wait.
 	w := newWorld(t, time.Hour, 2*time.Hour)
-	w.logs = &workertest.LockedBuffer{}
+	w.logs = &testenv.Buffer{}
 	ci := w.ciRun(60, workertest.SHA(60), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	other := w.ciRun(61, workertest.SHA(61), dbtcloudtest.Phase{Status: dbtcloud.StatusRunning})
 	wk := w.start()

@@ -46,12 +46,12 @@ func randHex(n int) string {
 type world struct {
 	t    *testing.T
 	bus  *bus.Bus // the test's own connection: publishing, reading
-	logs *workertest.LockedBuffer
+	logs *testenv.Buffer
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, bus: bustest.New(t), logs: &workertest.LockedBuffer{}}
+	w := &world{t: t, bus: bustest.New(t), logs: &testenv.Buffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("differ logs:\n%s", w.logs)

@@ -5,7 +5,6 @@
 package workertest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -68,25 +67,6 @@ func SetHead(t testing.TB, b *bus.Bus, head events.PRHead) {
 	if _, err := kv.Put(ctx, head.Run.PRKey(), data); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// LockedBuffer is a bytes.Buffer for a logger written from many
-// goroutines.
-type LockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *LockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // SHA is a commit SHA of its own for n.
