@@ -41,11 +41,8 @@ func (w *Worker) handle(ctx context.Context, m *bus.Msg) error {
 		return err
 	}
 	log := zerolog.Ctx(ctx)
-	in, ok := w.cfg.IntegrationByName(msg.Integration)
-	if !ok {
-		return w.stage.Fail(ctx, msg.Run, stage.UnknownIntegration(msg.Integration))
-	}
-	if cur, err := w.stage.Current(ctx, w.prs, msg.Run); err != nil || !cur {
+	in, err := w.stage.Take(ctx, w.cfg, w.prs, msg.Run, msg.Integration)
+	if in == nil {
 		return err
 	}
 	d := in.DBTCloud

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/diffgate/diffgate/shared/bus"
+	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/observe"
 	"github.com/diffgate/diffgate/shared/prs"
@@ -59,6 +60,21 @@ func (s Stage) Current(ctx context.Context, kv prs.Getter, run events.Run) (bool
 		zerolog.Ctx(ctx).Info().Str("reason", why).Msgf("%s: the run is no longer current; dropping it", s.Name)
 	}
 	return cur, err
+}
+
+// Take takes up run for the integration its message names. A run whose
+// integration is not configured is ended (UnknownIntegration), one that is
+// no longer its PR's current run is dropped: either way Take returns a nil
+// integration, and the delivery is done once err is nil.
+func (s Stage) Take(ctx context.Context, cfg *config.Config, kv prs.Getter, run events.Run, integration string) (*config.Integration, error) {
+	in, ok := cfg.IntegrationByName(integration)
+	if !ok {
+		return nil, s.Fail(ctx, run, UnknownIntegration(integration))
+	}
+	if cur, err := s.Current(ctx, kv, run); err != nil || !cur {
+		return nil, err
+	}
+	return in, nil
 }
 
 // Progress publishes st (its state, message and link) as where the stage

@@ -10,6 +10,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/bus"
 	"github.com/diffgate/diffgate/shared/bus/bustest"
+	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/workers/internal/stage"
 	"github.com/diffgate/diffgate/workers/internal/workertest"
@@ -82,5 +83,35 @@ func TestCurrentDropsASupersededRun(t *testing.T) {
 	}
 	if cur, err := s.Current(ctx, kv, newer); err != nil || !cur {
 		t.Errorf("Current of the newer run = %v, %v; want true", cur, err)
+	}
+}
+
+// TestTake: the run of a configured integration is taken up; one of an
+// unknown integration ends with a failure saying so; a superseded one is
+// dropped without one.
+func TestTake(t *testing.T) {
+	b := bustest.New(t)
+	ctx := bustest.Context(t)
+	kv, err := b.KV(ctx, events.BucketPRs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Integrations = []config.Integration{{Name: "shop"}}
+	s := stage.Stage{Name: events.StageImpact, Bus: b, Now: time.Now}
+	old, newer := run("1"), run("2")
+	if in, err := s.Take(ctx, cfg, kv, newer, "shop"); err != nil || in == nil || in.Name != "shop" {
+		t.Errorf("Take of a current run = %v, %v; want integration shop", in, err)
+	}
+	if in, err := s.Take(ctx, cfg, kv, newer, "books"); err != nil || in != nil {
+		t.Errorf("Take for an unknown integration = %v, %v; want nil, nil", in, err)
+	}
+	workertest.SetHead(t, b, events.PRHead{RunID: newer.ID(), Run: newer})
+	if in, err := s.Take(ctx, cfg, kv, old, "shop"); err != nil || in != nil {
+		t.Errorf("Take of a superseded run = %v, %v; want nil, nil", in, err)
+	}
+	failed := bustest.Stored[events.RunFailed](t, b, events.SubjectRunFailed)
+	if len(failed) != 1 || failed[0].Code != events.FailConfig || !strings.Contains(failed[0].Message, `"books"`) {
+		t.Errorf("failures %+v; want one, naming the unknown integration", failed)
 	}
 }
