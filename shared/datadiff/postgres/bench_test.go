@@ -8,6 +8,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
+	"github.com/diffgate/diffgate/shared/testenv"
 )
 
 // benchDB is the database the benchmark tables live in, kept between runs.
@@ -23,7 +24,7 @@ func benchTables(b *testing.B) (dsn, prod, pr string) {
 	}
 	defer admin.Close()
 	if err := admin.PingContext(b.Context()); err != nil {
-		b.Skipf("PostgreSQL not reachable: %v", err)
+		testenv.SkipOrFail(b, "PostgreSQL not reachable: %v", err)
 	}
 	var exists bool
 	if err := admin.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", benchDB).Scan(&exists); err != nil {
