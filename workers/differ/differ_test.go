@@ -13,6 +13,7 @@ import (
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/datadiff"
+	"github.com/diffgate/diffgate/shared/datadiff/warehousetest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/workers/differ"
@@ -135,11 +136,11 @@ func TestDiffTasks(t *testing.T) {
 // appear in no result, log line or stored object.
 func TestPermissionDenied(t *testing.T) {
 	t.Parallel()
-	role := "diffgate_differ_role_" + randHex(4)
-	password := "Pw-" + randHex(12)
+	role := "diffgate_differ_role_" + warehousetest.RandHex(4)
+	password := "Pw-" + warehousetest.RandHex(12)
 	// The role is dropped after the database (cleanups run last first).
 	t.Cleanup(func() {
-		admin, err := sql.Open("pgx", postgresBase())
+		admin, err := sql.Open("pgx", warehousetest.PostgresServer())
 		if err != nil {
 			return
 		}
@@ -190,7 +191,7 @@ func TestPermissionDenied(t *testing.T) {
 // and no result was published.
 func TestUnavailableWarehouse(t *testing.T) {
 	t.Parallel()
-	password := "Pw-" + randHex(12)
+	password := "Pw-" + warehousetest.RandHex(12)
 	dsn := "postgres://diffgate:" + password + "@127.0.0.1:1/analytics?sslmode=disable&connect_timeout=5"
 	w := newWorld(t)
 	w.start(configOf(t, source{name: "down", typ: "postgres", dsn: dsn}),
@@ -262,7 +263,7 @@ func TestRefusedLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.User, cfg.Passwd = "nobody_"+randHex(4), "Pw-"+randHex(12)
+	cfg.User, cfg.Passwd = "nobody_"+warehousetest.RandHex(4), "Pw-"+warehousetest.RandHex(12)
 	w := newWorld(t)
 	w.start(configOf(t, source{name: "wh", typ: "mysql", dsn: cfg.FormatDSN()}), differ.Options{})
 	r := run(16, strings.Repeat("9", 40))

@@ -2,20 +2,16 @@ package differ_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
-	mysqldrv "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -24,6 +20,7 @@ import (
 	"github.com/diffgate/diffgate/shared/bus/bustest"
 	"github.com/diffgate/diffgate/shared/config"
 	"github.com/diffgate/diffgate/shared/datadiff"
+	"github.com/diffgate/diffgate/shared/datadiff/warehousetest"
 	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/service"
 	"github.com/diffgate/diffgate/shared/testenv"
@@ -35,12 +32,6 @@ const (
 	repo = "github.com/acme/shop"
 	wait = 30 * time.Second
 )
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // world is one test's NATS namespace and the logs of its differs.
 type world struct {
@@ -300,14 +291,6 @@ func execOn(t *testing.T, db *sql.DB) func(stmts ...string) {
 	}
 }
 
-// postgresBase is the server the PostgreSQL tests create databases on.
-func postgresBase() string {
-	if dsn := os.Getenv("DIFFGATE_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
 // pgDB is a PostgreSQL database of the test's own with schemas prod and
 // pr, and a connection to it as the server's administrator.
 type pgDB struct {
@@ -321,31 +304,13 @@ type pgDB struct {
 
 func postgresWH(t *testing.T) *pgDB {
 	t.Helper()
-	admin, err := sql.Open("pgx", postgresBase())
+	name, dsn, admin := warehousetest.Postgres(t, "diffgate_differ")
+	db := &pgDB{name: name, admin: admin, app: "diffgate_differ_" + warehousetest.RandHex(4)}
+	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		testenv.SkipOrFail(t, "PostgreSQL not reachable: %v", err)
-	}
-	db := &pgDB{name: "diffgate_differ_" + randHex(6), admin: admin, app: "diffgate_differ_" + randHex(4)}
-	if _, err := admin.Exec("CREATE DATABASE " + db.name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + db.name + " WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database: %v", err)
-		}
-	})
-	u, err := url.Parse(postgresBase())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + db.name
-	rw, err := sql.Open("pgx", u.String())
+	rw, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,34 +361,7 @@ func (db *pgDB) slowView(name string, seconds float64) {
 
 func mariadbWH(t *testing.T) *wh {
 	t.Helper()
-	base := "root@tcp(127.0.0.1:3306)/"
-	if dsn := os.Getenv("DIFFGATE_TEST_MYSQL"); dsn != "" {
-		base = dsn
-	}
-	cfg, err := mysqldrv.ParseDSN(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		testenv.SkipOrFail(t, "MariaDB not reachable: %v", err)
-	}
-	name := "diffgate_differ_" + randHex(6)
-	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Errorf("drop test database: %v", err)
-		}
-	})
-	cfg.DBName = name
+	name, cfg := warehousetest.MySQL(t, "diffgate_differ")
 	dsn := cfg.FormatDSN()
 	rw, err := sql.Open("mysql", dsn)
 	if err != nil {

@@ -2,12 +2,9 @@ package mysql
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,50 +14,14 @@ import (
 
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
-	"github.com/diffgate/diffgate/shared/testenv"
+	"github.com/diffgate/diffgate/shared/datadiff/warehousetest"
 )
-
-func baseDSN() string {
-	if dsn := os.Getenv("DIFFGATE_TEST_MYSQL"); dsn != "" {
-		return dsn
-	}
-	return "root@tcp(127.0.0.1:3306)/"
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // testDB creates a database with a unique name, dropped when the test
 // ends, and returns its DSN and a read-write connection in UTC.
 func testDB(t *testing.T) (string, *sql.DB) {
 	t.Helper()
-	cfg, err := driver.ParseDSN(baseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		testenv.SkipOrFail(t, "MariaDB/MySQL not reachable: %v", err)
-	}
-	name := "diffgate_test_" + randHex(6)
-	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Errorf("drop test database: %v", err)
-		}
-	})
-	cfg.DBName = name
+	_, cfg := warehousetest.MySQL(t, "diffgate_test")
 	dsn := cfg.FormatDSN()
 	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
 	rw, err := sql.Open("mysql", cfg.FormatDSN())
@@ -262,7 +223,7 @@ func TestFilterWithSideEffectsChangesNothing(t *testing.T) {
 func TestPermissionDenied(t *testing.T) {
 	dsn, rw := testDB(t)
 	db := dbName(t, dsn)
-	user := "dg_" + randHex(4)
+	user := "dg_" + warehousetest.RandHex(4)
 	mustExec(t, rw, "CREATE TABLE a (id INT, v INT)", "CREATE TABLE b (id INT, v INT)",
 		"CREATE USER '"+user+"'@'%'", "GRANT SELECT ON "+db+".a TO '"+user+"'@'%'")
 	t.Cleanup(func() { _, _ = rw.Exec("DROP USER IF EXISTS '" + user + "'@'%'") })

@@ -8,6 +8,7 @@ import (
 
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
+	"github.com/diffgate/diffgate/shared/datadiff/warehousetest"
 	"github.com/diffgate/diffgate/shared/testenv"
 )
 
@@ -18,7 +19,7 @@ const benchDB = "diffgate_bench"
 // tables of BenchVersion the first time.
 func benchTables(b *testing.B) (dsn, prod, pr string) {
 	b.Helper()
-	admin, err := sql.Open("pgx", baseDSN())
+	admin, err := sql.Open("pgx", warehousetest.PostgresServer())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func benchTables(b *testing.B) (dsn, prod, pr string) {
 			b.Fatal(err)
 		}
 	}
-	dsn = databaseDSN(b, benchDB)
+	dsn = warehousetest.PostgresDSN(b, benchDB)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		b.Fatal(err)

@@ -2,13 +2,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,63 +14,20 @@ import (
 
 	"github.com/diffgate/diffgate/shared/datadiff"
 	"github.com/diffgate/diffgate/shared/datadiff/internal/difftest"
-	"github.com/diffgate/diffgate/shared/testenv"
+	"github.com/diffgate/diffgate/shared/datadiff/warehousetest"
 )
-
-// baseDSN is the server the tests create their databases on.
-func baseDSN() string {
-	if dsn := os.Getenv("DIFFGATE_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
 
 // testDB creates a database with a unique name, dropped when the test
 // ends, and returns its DSN and a read-write connection to it.
 func testDB(t *testing.T) (string, *sql.DB) {
 	t.Helper()
-	admin, err := sql.Open("pgx", baseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		testenv.SkipOrFail(t, "PostgreSQL not reachable: %v", err)
-	}
-	name := "diffgate_test_" + randHex(6)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database: %v", err)
-		}
-	})
-	dsn := databaseDSN(t, name)
+	_, dsn, _ := warehousetest.Postgres(t, "diffgate_test")
 	rw, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rw.Close() })
 	return dsn, rw
-}
-
-// databaseDSN is the DSN of database name on the test server.
-func databaseDSN(tb testing.TB, name string) string {
-	u, err := url.Parse(baseDSN())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func env(t *testing.T, dsn string, rw *sql.DB) *difftest.Env {
@@ -157,7 +111,7 @@ func sleepyDiff(t *testing.T) (src *datadiff.Source, spec datadiff.Spec, admin *
 	t.Helper()
 	dsn, rw := testDB(t)
 	mustExec(t, rw, "CREATE TABLE a (id int, v int)", "INSERT INTO a VALUES (1, 1), (2, 2)", "CREATE TABLE b AS SELECT * FROM a")
-	admin, err := sql.Open("pgx", baseDSN())
+	admin, err := sql.Open("pgx", warehousetest.PostgresServer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,9 +200,9 @@ func TestFilterWithSideEffectsChangesNothing(t *testing.T) {
 func TestPermissionDenied(t *testing.T) {
 	// The role is dropped after the database (cleanups run last first),
 	// when no privilege of it is left.
-	role := "diffgate_test_role_" + randHex(4)
+	role := "diffgate_test_role_" + warehousetest.RandHex(4)
 	t.Cleanup(func() {
-		admin, err := sql.Open("pgx", baseDSN())
+		admin, err := sql.Open("pgx", warehousetest.PostgresServer())
 		if err == nil {
 			if _, err := admin.Exec("DROP ROLE IF EXISTS " + role); err != nil {
 				t.Errorf("drop test role: %v", err)
@@ -309,7 +263,7 @@ func TestTimeTravelUnsupported(t *testing.T) {
 // to fix, not a warehouse to wait for.
 func TestOpenMissingDatabase(t *testing.T) {
 	testDB(t) // skips or fails without a server
-	_, err := Open(t.Context(), databaseDSN(t, "diffgate_test_absent_"+randHex(6)), datadiff.Options{})
+	_, err := Open(t.Context(), warehousetest.PostgresDSN(t, "diffgate_test_absent_"+warehousetest.RandHex(6)), datadiff.Options{})
 	if err == nil || errors.Is(err, datadiff.ErrUnavailable) {
 		t.Fatalf("error = %v, want one that is not ErrUnavailable", err)
 	}
