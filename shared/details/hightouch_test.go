@@ -4,17 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/report/reporttest"
 )
 
 // The impact stage lists every Hightouch model it reaches among the plan's
 // assets, the diffed ones included; the run page names each model once.
 func TestADiffedHightouchModelIsListedOnce(t *testing.T) {
-	in := reporttest.Diffs(reporttest.GitHubRun())
-	ht := reporttest.ByName(in.Plan, "Sales accounts")
-	in.Plan.Hightouch = append([]events.Asset{{ID: ht.ID, Kind: "hightouch_model", Name: ht.Name, Type: "raw_sql",
-		Upstream: []string{"model.jaffle.customers"}}}, in.Plan.Hightouch...)
+	in := reporttest.DiffsWithHightouchAsset(reporttest.GitHubRun())
 	s := newSite(t, in, Options{})
 	_, body, _ := get(t, s.url(""))
 	i := strings.Index(body, `<h2 id="hightouch">`)

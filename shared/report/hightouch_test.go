@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/diffgate/diffgate/shared/events"
 	"github.com/diffgate/diffgate/shared/report"
 	"github.com/diffgate/diffgate/shared/report/reporttest"
 )
@@ -13,10 +12,7 @@ import (
 // assets, the diffed ones included (with the query type and the dbt models
 // they read); the comment names each model once.
 func TestADiffedHightouchModelIsListedOnce(t *testing.T) {
-	in := reporttest.Diffs(reporttest.GitHubRun())
-	ht := reporttest.ByName(in.Plan, "Sales accounts")
-	in.Plan.Hightouch = append([]events.Asset{{ID: ht.ID, Kind: "hightouch_model", Name: ht.Name, Type: "raw_sql",
-		Upstream: []string{"model.jaffle.customers"}}}, in.Plan.Hightouch...)
+	in := reporttest.DiffsWithHightouchAsset(reporttest.GitHubRun())
 	r := build(t, in)
 	md := report.Markdown(r, report.Options{Flavor: report.FlavorGitHub, ModelURL: modelURL(r)})
 	if !strings.Contains(md, "· 1 Hightouch model</summary>") {

@@ -247,6 +247,17 @@ func Diffs(run events.Run) report.Input {
 	}
 }
 
+// DiffsWithHightouchAsset is Diffs with its diffed Hightouch model also
+// among the plan's Hightouch assets, as the impact stage lists every one
+// it reaches: the comment and the run page must name it once.
+func DiffsWithHightouchAsset(run events.Run) report.Input {
+	in := Diffs(run)
+	ht := ByName(in.Plan, "Sales accounts")
+	in.Plan.Hightouch = append([]events.Asset{{ID: ht.ID, Kind: "hightouch_model", Name: ht.Name, Type: "raw_sql",
+		Upstream: []string{"model.jaffle.customers"}}}, in.Plan.Hightouch...)
+	return in
+}
+
 // PKFailure runs with fail_on_primary_key_issues with a model whose key has
 // NULLs and duplicates, and a model without a primary key.
 func PKFailure() report.Input {
